@@ -1,0 +1,42 @@
+# Ledgerline — the two commands a new user needs are `make run` and `make test`.
+GO        ?= go
+BIN       ?= bin/ledgerline
+DATA_DIR  ?= ./ledgerline-data
+ADDR      ?= 127.0.0.1:8080
+export LEDGERLINE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+export LEDGERLINE_TEST_NATS_URL ?= nats://127.0.0.1:4222
+
+.PHONY: build run test test-short bench bench-quick lint services reliability clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/ledgerline
+
+## run: start the service on the embedded store (no database needed)
+run: build
+	./$(BIN) serve --data-dir $(DATA_DIR) --addr $(ADDR)
+
+## test: the whole suite, PostgreSQL and NATS included (CI=true makes a missing database fail)
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 25m ./...
+
+## bench: full benchmarks; each prints `ratio <name> <value>` lines taken in one run
+bench: build
+	./$(BIN) bench store
+	./$(BIN) bench vault
+
+bench-quick: build
+	./$(BIN) bench store --quick
+	./$(BIN) bench vault --quick
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+## services: install/start PostgreSQL and NATS when missing (what CI does)
+services:
+	bash scripts/services.sh
+
+clean:
+	rm -rf bin
