@@ -26,8 +26,12 @@ func TestDependencyRule(t *testing.T) {
 			return isStdlib(p) || p == "github.com/google/uuid" || strings.HasPrefix(p, "golang.org/x/crypto") ||
 				strings.HasPrefix(p, module+"/eventstore")
 		}},
-		{"commands", func(p string) bool { return !strings.HasPrefix(p, module+"/adapters") && !strings.HasPrefix(p, module+"/cmd") }},
-		{"projections", func(p string) bool { return !strings.HasPrefix(p, module+"/adapters") && !strings.HasPrefix(p, module+"/cmd") }},
+		{"commands", func(p string) bool {
+			return !strings.HasPrefix(p, module+"/adapters") && !strings.HasPrefix(p, module+"/cmd")
+		}},
+		{"projections", func(p string) bool {
+			return !strings.HasPrefix(p, module+"/adapters") && !strings.HasPrefix(p, module+"/cmd")
+		}},
 		{"adapters", func(p string) bool { return !strings.HasPrefix(p, module+"/cmd") }},
 	}
 	checked := 0
