@@ -1,0 +1,200 @@
+package usage
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ledgerline/ledgerline/domain"
+)
+
+// Namespace is the fixed UUIDv5 namespace of usage event ids. Changing it would let every
+// already-recorded request be recorded again: never change it.
+var Namespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("urn:ledgerline:usage"))
+
+// EventID is the id of the usage.recorded event for a request: UUIDv5 over the namespace and
+// keyID + ":" + requestID. The same request always yields the same id.
+func EventID(keyID uuid.UUID, requestID string) uuid.UUID {
+	return uuid.NewSHA1(Namespace, []byte(keyID.String()+":"+requestID))
+}
+
+// ErrorEventID is the id of the usage.error_reported event for a request; distinct from EventID
+// so a request can have both.
+func ErrorEventID(keyID uuid.UUID, requestID string) uuid.UUID {
+	return uuid.NewSHA1(Namespace, []byte(keyID.String()+":"+requestID+":error"))
+}
+
+// Stream is the usage stream of an account for one UTC day. Usage appends use expected version
+// "any": there is no invariant across records, only idempotency by event id.
+func Stream(accountID uuid.UUID, day time.Time) string {
+	return "usage-" + accountID.String() + "-" + day.UTC().Format("20060102")
+}
+
+// ErrUnknownStatus is returned by ParseStatus for a value outside the fixed set.
+var ErrUnknownStatus = errors.New("unknown usage status")
+
+// Status is the outcome of a gateway request; callers cannot invent values.
+type Status struct{ s string }
+
+// The fixed statuses.
+var (
+	StatusOK          = Status{"ok"}
+	StatusError       = Status{"error"}
+	StatusRateLimited = Status{"rate_limited"}
+	StatusTimeout     = Status{"timeout"}
+	StatusCancelled   = Status{"cancelled"}
+)
+
+// Statuses lists every valid status.
+func Statuses() []Status {
+	return []Status{StatusOK, StatusError, StatusRateLimited, StatusTimeout, StatusCancelled}
+}
+
+func (s Status) String() string { return s.s }
+
+// ParseStatus maps a string to a Status.
+func ParseStatus(s string) (Status, error) {
+	for _, v := range Statuses() {
+		if v.s == s {
+			return v, nil
+		}
+	}
+	return Status{}, ErrUnknownStatus
+}
+
+// Limits on inputs.
+const (
+	MaxRequestIDLen = 128
+	MaxProviderLen  = 64
+	MaxModelLen     = 128
+	MaxUserAgentLen = 512
+	MaxDetailLen    = 2000
+	MaxCodeLen      = 64
+)
+
+// RecordParams are the inputs of Record, as the gateway reports them.
+type RecordParams struct {
+	RequestID    string
+	KeyID        uuid.UUID
+	AccountID    uuid.UUID
+	Provider     string
+	Model        string
+	InputTokens  int64
+	OutputTokens int64
+	CostMicros   int64
+	Status       string
+	LatencyMs    int64
+	ClientIP     string // optional
+	UserAgent    string // optional
+}
+
+// Record validates p and returns the usage.recorded event; store it with id EventID(...).
+func Record(p RecordParams, now time.Time) (Recorded, error) {
+	if err := checkRequest(p.RequestID, p.KeyID, p.AccountID, p.Provider, p.Model); err != nil {
+		return Recorded{}, err
+	}
+	for _, n := range []struct {
+		field string
+		v     int64
+	}{{"input_tokens", p.InputTokens}, {"output_tokens", p.OutputTokens}, {"cost_micros", p.CostMicros}, {"latency_ms", p.LatencyMs}} {
+		if n.v < 0 {
+			return Recorded{}, domain.NewRuleError(n.field, "non_negative", "must not be negative")
+		}
+	}
+	st, err := ParseStatus(p.Status)
+	if err != nil {
+		return Recorded{}, &domain.RuleError{Field: "status", Rule: "known_status", Message: "is not a known status", Err: err}
+	}
+	ip, ua, err := checkClient(p.ClientIP, p.UserAgent)
+	if err != nil {
+		return Recorded{}, err
+	}
+	return Recorded{
+		RequestID: p.RequestID, KeyID: p.KeyID, AccountID: p.AccountID,
+		Provider: p.Provider, Model: p.Model, InputTokens: p.InputTokens, OutputTokens: p.OutputTokens,
+		CostMicros: p.CostMicros, Status: st.String(), LatencyMs: p.LatencyMs, OccurredAt: now,
+		Personal: RecordedPersonal{ClientIP: ip, UserAgent: ua},
+	}, nil
+}
+
+// ReportErrorParams are the inputs of ReportError.
+type ReportErrorParams struct {
+	RequestID  string
+	KeyID      uuid.UUID
+	AccountID  uuid.UUID
+	Provider   string
+	Model      string
+	Code       string // [a-z0-9_.]+
+	HTTPStatus int    // 0 when none, else 100..599
+	Detail     string // optional free text
+	ClientIP   string
+	UserAgent  string
+}
+
+// ReportError validates p and returns the usage.error_reported event; store it with id
+// ErrorEventID(...).
+func ReportError(p ReportErrorParams, now time.Time) (ErrorReported, error) {
+	if err := checkRequest(p.RequestID, p.KeyID, p.AccountID, p.Provider, p.Model); err != nil {
+		return ErrorReported{}, err
+	}
+	if p.Code == "" {
+		return ErrorReported{}, domain.NewRuleError("code", "required", "is required")
+	}
+	if len(p.Code) > MaxCodeLen || strings.IndexFunc(p.Code, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.')
+	}) >= 0 {
+		return ErrorReported{}, domain.NewRuleError("code", "code_format", "must be a short lower-case machine code")
+	}
+	if p.HTTPStatus != 0 && (p.HTTPStatus < 100 || p.HTTPStatus > 599) {
+		return ErrorReported{}, domain.NewRuleError("http_status", "http_status", "must be between 100 and 599")
+	}
+	if err := domain.CheckText("detail", p.Detail, 0, MaxDetailLen); err != nil {
+		return ErrorReported{}, err
+	}
+	ip, ua, err := checkClient(p.ClientIP, p.UserAgent)
+	if err != nil {
+		return ErrorReported{}, err
+	}
+	return ErrorReported{
+		RequestID: p.RequestID, KeyID: p.KeyID, AccountID: p.AccountID, Provider: p.Provider, Model: p.Model,
+		Code: p.Code, HTTPStatus: p.HTTPStatus, OccurredAt: now,
+		Personal: ErrorReportedPersonal{ClientIP: ip, UserAgent: ua, Detail: p.Detail},
+	}, nil
+}
+
+func checkRequest(requestID string, keyID, accountID uuid.UUID, provider, model string) error {
+	if requestID != strings.TrimSpace(requestID) {
+		return domain.NewRuleError("request_id", "no_surrounding_space", "must not start or end with spaces")
+	}
+	if err := domain.CheckText("request_id", requestID, 1, MaxRequestIDLen); err != nil {
+		return err
+	}
+	if keyID == uuid.Nil {
+		return domain.NewRuleError("key_id", "required", "is required")
+	}
+	if accountID == uuid.Nil {
+		return domain.NewRuleError("account_id", "required", "is required")
+	}
+	if err := domain.CheckText("provider", provider, 1, MaxProviderLen); err != nil {
+		return err
+	}
+	return domain.CheckText("model", model, 1, MaxModelLen)
+}
+
+// checkClient canonicalises the client IP and bounds the user agent.
+func checkClient(ip, ua string) (string, string, error) {
+	if ip != "" {
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			return "", "", domain.NewRuleError("client_ip", "ip_address", "must be an IPv4 or IPv6 address")
+		}
+		ip = addr.Unmap().String()
+	}
+	if err := domain.CheckText("user_agent", ua, 0, MaxUserAgentLen); err != nil {
+		return "", "", err
+	}
+	return ip, ua, nil
+}
