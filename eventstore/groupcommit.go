@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // AppendRequest is one caller's Append waiting in a group commit. The commit
@@ -26,11 +27,16 @@ type GroupCommitter struct {
 	reqs      chan *AppendRequest
 	commit    func([]*AppendRequest)
 	maxEvents int
+	linger    time.Duration
 	closeOnce sync.Once
 	stopped   chan struct{}
 	mu        sync.RWMutex
 	closed    bool
 }
+
+// DefaultLinger is how long a batch may wait for writers the previous commit
+// released; far below one commit's duration.
+const DefaultLinger = 150 * time.Microsecond
 
 // NewGroupCommitter starts the committing goroutine. maxEvents bounds the
 // events of one batch (a single request larger than that is its own batch).
@@ -42,6 +48,7 @@ func NewGroupCommitter(maxEvents int, commit func([]*AppendRequest)) *GroupCommi
 		reqs:      make(chan *AppendRequest, 1024),
 		commit:    commit,
 		maxEvents: maxEvents,
+		linger:    DefaultLinger,
 		stopped:   make(chan struct{}),
 	}
 	go g.loop()
@@ -70,6 +77,7 @@ func (g *GroupCommitter) Submit(ctx context.Context, stream string, expected Exp
 func (g *GroupCommitter) loop() {
 	defer close(g.stopped)
 	var carry *AppendRequest
+	lastSize := 0
 	for {
 		first := carry
 		carry = nil
@@ -82,6 +90,7 @@ func (g *GroupCommitter) loop() {
 		}
 		batch := []*AppendRequest{first}
 		n := len(first.Events)
+		var linger <-chan time.Time
 	gather:
 		for n < g.maxEvents {
 			select {
@@ -95,10 +104,35 @@ func (g *GroupCommitter) loop() {
 				}
 				batch = append(batch, r)
 				n += len(r.Events)
+				continue
 			default:
+			}
+			// Closed-loop writers released by the previous commit come
+			// back within microseconds. Waiting briefly for as many
+			// requests as the last batch had merges them into this batch
+			// instead of leaving two half-size batches alternating.
+			if len(batch) >= lastSize || g.linger <= 0 {
+				break gather
+			}
+			if linger == nil {
+				linger = time.After(g.linger)
+			}
+			select {
+			case r, ok := <-g.reqs:
+				if !ok {
+					break gather
+				}
+				if n+len(r.Events) > g.maxEvents {
+					carry = r
+					break gather
+				}
+				batch = append(batch, r)
+				n += len(r.Events)
+			case <-linger:
 				break gather
 			}
 		}
+		lastSize = len(batch)
 		live := batch[:0:0]
 		for _, r := range batch {
 			if err := r.Ctx.Err(); err != nil {

@@ -147,6 +147,9 @@ func (m *MemStore) Subscribe(ctx context.Context, from uint64, fn func(Event) er
 	return Follow(ctx, from, m.ReadAll, m.wake.Wait, FollowConfig{}, fn)
 }
 
+// Changed implements ChangeNotifier.
+func (m *MemStore) Changed() <-chan struct{} { return m.wake.Wait() }
+
 // Head implements Store.
 func (m *MemStore) Head(ctx context.Context) (Head, error) {
 	m.mu.RLock()

@@ -77,6 +77,13 @@ type Store interface {
 	Close() error
 }
 
+// ChangeNotifier is implemented by stores that can tell in-process readers
+// when the log may have grown, so followers need not poll. The returned
+// channel is closed at the next change (take it before reading).
+type ChangeNotifier interface {
+	Changed() <-chan struct{}
+}
+
 // RawTamperer is implemented by backends whose tests can alter a stored byte
 // directly in storage (to prove the chain detects it). Test use only.
 type RawTamperer interface {

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ledgerline/ledgerline/adapters/postgres"
+	"github.com/ledgerline/ledgerline/eventstore"
+)
+
+// Bench-only event types: identical public parts, one with a personal part,
+// so the ratios isolate the cost of sealing.
+type benchPlainEvent struct {
+	Account uuid.UUID `json:"account"`
+	Model   string    `json:"model"`
+	Tokens  int64     `json:"tokens"`
+	Cost    int64     `json:"cost"`
+}
+
+func (benchPlainEvent) EventType() string { return "bench.plain" }
+
+type benchPersonal struct {
+	Email     string `json:"email"`
+	ClientIP  string `json:"client_ip"`
+	UserAgent string `json:"user_agent"`
+}
+
+type benchSealedEvent struct {
+	Account  uuid.UUID     `json:"account"`
+	Model    string        `json:"model"`
+	Tokens   int64         `json:"tokens"`
+	Cost     int64         `json:"cost"`
+	Personal benchPersonal `json:"-"`
+}
+
+func (benchSealedEvent) EventType() string      { return "bench.sealed" }
+func (e benchSealedEvent) SubjectID() uuid.UUID { return e.Account }
+
+// runBenchVault measures what sealing personal data costs on the PostgreSQL
+// store and vault, all in one run: sealed vs plain appends (64 writers),
+// sealed vs plain replay (ReadAll + decode), and the time to shred a subject
+// with 100k events over one with 10 (crypto-shredding is constant time).
+func runBenchVault(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench vault", flag.ContinueOnError)
+	fs.SetOutput(out)
+	quick := fs.Bool("quick", false, "short run (under a minute)")
+	defURL := os.Getenv("LEDGERLINE_DATABASE_URL")
+	if defURL == "" {
+		defURL = benchDefaultDatabaseURL
+	}
+	dbURL := fs.String("database-url", defURL, "PostgreSQL URL (env LEDGERLINE_DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	phase := 8 * time.Second
+	if *quick {
+		phase = 3 * time.Second
+	}
+	// Plain and sealed events go to two fresh stores of the same shape, so
+	// each replay reads a log of only its own kind.
+	bp := &storeBench{phase: phase, out: out}
+	if err := bp.setup(ctx, *dbURL); err != nil {
+		return err
+	}
+	defer bp.teardown()
+	b := &storeBench{phase: phase, out: out}
+	if err := b.setup(ctx, *dbURL); err != nil {
+		return err
+	}
+	defer b.teardown()
+	kr := eventstore.NewMemKeyring()
+	vault, err := postgres.NewVault(ctx, b.store.Pool(), kr)
+	if err != nil {
+		return err
+	}
+	defer vault.Close()
+	sealer := eventstore.NewSealer(vault, 100_000)
+	reg := eventstore.NewRegistry()
+	if err := reg.Register(benchPlainEvent{}, benchSealedEvent{}); err != nil {
+		return err
+	}
+	codec, err := eventstore.NewCodec(reg, sealer)
+	if err != nil {
+		return err
+	}
+
+	const writers, subjects = 64, 1000
+	accounts := make([]uuid.UUID, subjects)
+	for i := range accounts {
+		accounts[i] = uuid.New()
+	}
+	appendPhase := func(sealed bool) (*benchResult, error) {
+		return closedLoop(ctx, writers, phase, func(ctx context.Context, w, i int) (int, error) {
+			acct := accounts[(w*7919+i)%subjects]
+			var payload any = benchPlainEvent{Account: acct, Model: "gpt-4o", Tokens: int64(i), Cost: 42}
+			if sealed {
+				payload = benchSealedEvent{Account: acct, Model: "gpt-4o", Tokens: int64(i), Cost: 42,
+					Personal: benchPersonal{Email: "someone@example.com", ClientIP: "203.0.113.7", UserAgent: "bench/1.0"}}
+			}
+			ev, err := codec.Encode(ctx, payload, eventstore.Metadata{})
+			if err != nil {
+				return 0, err
+			}
+			store := bp.store
+			if sealed {
+				store = b.store
+			}
+			if _, err := store.Append(ctx, fmt.Sprintf("bench-%d", w), eventstore.Any, ev); err != nil {
+				return 0, err
+			}
+			return 1, nil
+		})
+	}
+	// Warm the DEK cache and the vault so both phases run in steady state.
+	for _, a := range accounts {
+		if _, err := sealer.Seal(ctx, a.String(), uuid.New(), []byte("{}")); err != nil {
+			return err
+		}
+	}
+	var rows []*benchResult
+	plain, err := appendPhase(false)
+	if err != nil {
+		return err
+	}
+	plain.name = "append_plain_64w"
+	sealed, err := appendPhase(true)
+	if err != nil {
+		return err
+	}
+	sealed.name = "append_sealed_64w"
+	rows = append(rows, plain.finish(), sealed.finish())
+
+	replay := func(store *postgres.Store) (*benchResult, error) {
+		start := time.Now()
+		var n int64
+		for from := uint64(1); ; {
+			page, err := store.ReadAll(ctx, from, 4096)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range page {
+				d, err := codec.Decode(ctx, e)
+				if err != nil {
+					return nil, err
+				}
+				if d.Erased {
+					return nil, fmt.Errorf("bench: event %d unexpectedly erased", e.Position)
+				}
+				n++
+			}
+			if len(page) < 4096 {
+				break
+			}
+			from = page[len(page)-1].Position + 1
+		}
+		return &benchResult{events: n, elapsed: time.Since(start)}, nil
+	}
+	rp, err := replay(bp.store)
+	if err != nil {
+		return err
+	}
+	rp.name = "replay_plain"
+	rs, err := replay(b.store)
+	if err != nil {
+		return err
+	}
+	rs.name = "replay_sealed"
+	rows = append(rows, rp.finish(), rs.finish())
+
+	// Shred timing: build every subject first, let PostgreSQL settle
+	// (CHECKPOINT), then shred small and large subjects alternately so both
+	// see the same background load; compare medians.
+	big := 100_000
+	pairs := 5
+	if *quick {
+		pairs = 3
+	}
+	makeSubject := func(events int) (string, error) {
+		acct := uuid.New()
+		batch := make([]eventstore.Event, 0, 500)
+		for i := 0; i < events; i++ {
+			ev, err := codec.Encode(ctx, benchSealedEvent{Account: acct, Model: "m", Tokens: 1,
+				Personal: benchPersonal{Email: "x@example.com"}}, eventstore.Metadata{})
+			if err != nil {
+				return "", err
+			}
+			batch = append(batch, ev)
+			if len(batch) == cap(batch) || i == events-1 {
+				if _, err := b.store.Append(ctx, "subject-"+acct.String(), eventstore.Any, batch...); err != nil {
+					return "", err
+				}
+				batch = batch[:0]
+			}
+		}
+		return acct.String(), nil
+	}
+	var smallSubj, bigSubj []string
+	for i := 0; i < pairs; i++ {
+		s, err := makeSubject(10)
+		if err != nil {
+			return err
+		}
+		l, err := makeSubject(big)
+		if err != nil {
+			return err
+		}
+		smallSubj, bigSubj = append(smallSubj, s), append(bigSubj, l)
+	}
+	if _, err := b.admin.Exec(ctx, "CHECKPOINT"); err != nil {
+		return err
+	}
+	shred := func(subject string) (time.Duration, error) {
+		t0 := time.Now()
+		if _, err := sealer.Shred(ctx, subject); err != nil {
+			return 0, err
+		}
+		d := time.Since(t0)
+		// proof the shred took: the subject's events no longer open
+		evs, err := b.store.ReadStream(ctx, "subject-"+subject, 1, 1)
+		if err != nil {
+			return 0, err
+		}
+		if dec, err := codec.Decode(ctx, evs[0]); err != nil || !dec.Erased {
+			return 0, fmt.Errorf("bench: shredded subject still opens (err %v)", err)
+		}
+		return d, nil
+	}
+	var small, large []time.Duration
+	for i := 0; i < pairs; i++ {
+		ds, err := shred(smallSubj[i])
+		if err != nil {
+			return err
+		}
+		dl, err := shred(bigSubj[i])
+		if err != nil {
+			return err
+		}
+		small, large = append(small, ds), append(large, dl)
+	}
+	med := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	medSmall, medLarge := med(small), med(large)
+
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "benchmark\tevents/s\tp50 ms\tp99 ms")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\n", r.name, r.rate, ms(r.p50), ms(r.p99))
+	}
+	fmt.Fprintf(tw, "shred_subject_10_events (median of %d)\t\t%.3f\t\n", len(small), ms(medSmall))
+	fmt.Fprintf(tw, "shred_subject_100k_events (median of %d)\t\t%.3f\t\n", len(large), ms(medLarge))
+	tw.Flush()
+	fmt.Fprintf(out, "ratio sealed_append_vs_plain_append %.3f\n", sealed.rate/plain.rate)
+	fmt.Fprintf(out, "ratio replay_sealed_vs_plain %.3f\n", rs.rate/rp.rate)
+	fmt.Fprintf(out, "ratio shred_100k_vs_shred_10 %.3f\n", float64(medLarge)/float64(medSmall))
+	return nil
+}

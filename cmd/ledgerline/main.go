@@ -1,0 +1,107 @@
+// Command ledgerline is the one binary: the server and every operator tool.
+// It is the only place where adapters are wired to the core packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, out io.Writer) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve": {"run the HTTP API (embedded store by default, PostgreSQL with --database-url)", runServe},
+		"bench": {"run benchmarks: bench store|vault [--quick]", runBench},
+		"version": {"print the version", func(_ context.Context, _ []string, out io.Writer) error {
+			_, err := fmt.Fprintln(out, version)
+			return err
+		}},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "ledgerline:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(out, cmds)
+		return nil
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		usage(os.Stderr, cmds)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	return c.run(ctx, args[1:], out)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "Usage: ledgerline <command> [flags]  (every command takes --help)")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, cmds[n].summary)
+	}
+}
+
+// envDefault returns the environment variable's value or def; flags that
+// read the environment say so in their help text.
+func envDefault(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// newFlags makes a flag set that prints usage on --help and returns errors
+// instead of exiting.
+func newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: ledgerline %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func runBench(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("bench needs a target: store | vault")
+	}
+	switch strings.ToLower(args[0]) {
+	case "store":
+		return runBenchStore(ctx, args[1:], out)
+	case "vault":
+		return runBenchVault(ctx, args[1:], out)
+	}
+	return fmt.Errorf("unknown bench target %q (want store or vault)", args[0])
+}
