@@ -147,4 +147,3 @@ func TestCodecErrors(t *testing.T) {
 		t.Errorf("unregistered type: %v", err)
 	}
 }
-

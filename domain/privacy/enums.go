@@ -69,12 +69,16 @@ var (
 	Email   = Channel{"email"}
 	API     = Channel{"api"}
 	Support = Channel{"support"}
+	// AccountClosure: the erasure that follows account closure after the grace period.
+	AccountClosure = Channel{"account_closure"}
 )
 
 func (c Channel) String() string { return c.s }
 
 // ParseChannel maps a string to a Channel.
-func ParseChannel(s string) (Channel, error) { return parse(s, WebForm, Email, API, Support) }
+func ParseChannel(s string) (Channel, error) {
+	return parse(s, WebForm, Email, API, Support, AccountClosure)
+}
 
 // ExtensionReason is why a deadline was extended.
 type ExtensionReason struct{ s string }

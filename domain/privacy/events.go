@@ -24,7 +24,8 @@ const (
 // Events returns one zero value of every event type of this package, for the registry.
 func Events() []any {
 	return []any{Received{}, Acknowledged{}, Extended{}, Completed{}, Rejected{}, Deferred{},
-		ExportProduced{}, SubjectKeyShredded{}, CertificateIssued{}, HoldPlaced{}, HoldReleased{}}
+		ExportProduced{}, SubjectKeyShredded{}, CertificateIssued{}, HoldPlaced{}, HoldReleased{},
+		HoldIndexed{}, ErasureWaiting{}, ErasureScheduled{}}
 }
 
 // Received: a data-subject request arrived; its deadlines are fixed by law at this moment.

@@ -164,6 +164,9 @@ func (r *Request) Closed() bool { return r.closed }
 // Completed reports whether the request was fulfilled.
 func (r *Request) Completed() bool { return r.completed }
 
+// Shredded reports whether the subject's key was recorded as shredded for this request.
+func (r *Request) Shredded() bool { return r.shredded }
+
 // DeferredBy lists the holds an erasure was deferred for (a copy).
 func (r *Request) DeferredBy() []uuid.UUID { return slices.Clone(r.deferredBy) }
 
