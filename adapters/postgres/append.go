@@ -1,0 +1,636 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/ledgerline/ledgerline/eventstore"
+)
+
+// How appends stay fast and correct
+//
+// The committer goroutine caches the log head and the versions of recently
+// written streams. With a valid cache a batch costs one round trip: a pipeline
+// (one implicit transaction) that takes the advisory lock and runs one
+// statement which moves the head row only if it still holds the cached head
+// and inserts the rows only if it did. The unique constraints on id and on
+// (stream, version) guard the cached versions and the assumption that ids are
+// new. When the head moved (another process appended) or a constraint fires
+// (an id repeat, a stream we assumed new), nothing was written and the batch
+// is planned again from the database under the lock (the slow path).
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.Event) (eventstore.AppendResult, error) {
+	if err := ctx.Err(); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	in := append([]eventstore.Event(nil), events...)
+	if err := eventstore.PrepareAppend(stream, expected, in); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	if s.isClosed() {
+		return eventstore.AppendResult{}, eventstore.ErrClosed
+	}
+	return s.gc.Submit(ctx, stream, expected, in)
+}
+
+type idInfo struct {
+	pos    uint64
+	stream string
+	typ    string
+}
+
+// writer is the committer's state; only the group-commit goroutine uses it.
+type writer struct {
+	headKnown bool
+	head      eventstore.Head
+	versions  map[string]uint64
+	capacity  int
+	scratch   []byte
+
+	// per batch
+	work     map[string]uint64
+	batchIDs map[uuid.UUID]idInfo
+	rows     rowArrays
+}
+
+func (w *writer) init(capacity int) {
+	w.capacity = capacity
+	w.versions = make(map[string]uint64)
+	w.work = make(map[string]uint64)
+	w.batchIDs = make(map[uuid.UUID]idInfo)
+}
+
+func (w *writer) forget() {
+	w.headKnown = false
+	clear(w.versions)
+}
+
+func (w *writer) remember(stream string, v uint64) {
+	if _, ok := w.versions[stream]; !ok && len(w.versions) >= w.capacity {
+		// Evict an arbitrary tenth; evicted streams are read back on demand.
+		n := w.capacity / 10
+		for k := range w.versions {
+			if n <= 0 {
+				break
+			}
+			delete(w.versions, k)
+			n--
+		}
+	}
+	w.versions[stream] = v
+}
+
+type rowArrays struct {
+	positions []int64
+	ids       [][16]byte
+	streams   []string
+	versions  []int64
+	types     []string
+	schemas   []int32
+	data      [][]byte
+	subjects  []pgtype.Text
+	sealed    [][]byte
+	meta      [][]byte
+	prevs     [][]byte
+	hashes    [][]byte
+	hashBuf   []byte
+}
+
+func (r *rowArrays) reset() {
+	r.positions = r.positions[:0]
+	r.ids = r.ids[:0]
+	r.streams = r.streams[:0]
+	r.versions = r.versions[:0]
+	r.types = r.types[:0]
+	r.schemas = r.schemas[:0]
+	r.data = r.data[:0]
+	r.subjects = r.subjects[:0]
+	r.sealed = r.sealed[:0]
+	r.meta = r.meta[:0]
+	r.prevs = r.prevs[:0]
+	r.hashes = r.hashes[:0]
+	r.hashBuf = r.hashBuf[:0]
+}
+
+func (r *rowArrays) add(e *eventstore.Event) {
+	r.positions = append(r.positions, int64(e.Position))
+	r.ids = append(r.ids, e.ID)
+	r.streams = append(r.streams, e.Stream)
+	r.versions = append(r.versions, int64(e.Version))
+	r.types = append(r.types, e.Type)
+	r.schemas = append(r.schemas, int32(e.Schema))
+	r.data = append(r.data, e.Data)
+	r.subjects = append(r.subjects, pgtype.Text{String: e.Subject, Valid: e.Subject != ""})
+	if len(e.Sealed) == 0 {
+		r.sealed = append(r.sealed, nil)
+	} else {
+		r.sealed = append(r.sealed, e.Sealed)
+	}
+	r.meta = append(r.meta, encodeMeta(&e.Meta))
+	r.prevs = append(r.prevs, e.PrevHash[:])
+	r.hashes = append(r.hashes, e.Hash[:])
+}
+
+// outcome of one request while planning.
+const (
+	pending  = iota // fast path: failed its check; needs its ids looked up
+	accepted        // will be written
+	final           // Result/Err already set
+)
+
+// plan assigns positions, versions and hashes to the requests that pass their
+// checks, in order, as if they were appended one after another. full means
+// lookup holds every stored event with an id of the batch (slow path); else
+// ids are assumed new (the unique index guards that) and failing requests are
+// left pending. It reports false when the fast path cannot decide.
+func (s *Store) plan(reqs []*eventstore.AppendRequest, kinds []int, full bool, lookup map[uuid.UUID]idInfo, now time.Time) bool {
+	w := &s.w
+	clear(w.work)
+	clear(w.batchIDs)
+	w.rows.reset()
+	pos, prev := w.head.Position, w.head.Hash
+	for i, r := range reqs {
+		current, ok := w.work[r.Stream]
+		if !ok {
+			current = w.versions[r.Stream] // callers made sure it is known
+		}
+		if !full {
+			for j := range r.Events {
+				if _, dup := w.batchIDs[r.Events[j].ID]; dup {
+					return false
+				}
+			}
+		} else if res, done, err := repeats(r.Events, lookup, w.batchIDs); done || err != nil {
+			res.NextVersion = current
+			r.Result, r.Err = res, err
+			kinds[i] = final
+			continue
+		}
+		if !r.Expected.Check(current) {
+			if full {
+				r.Result, r.Err = eventstore.AppendResult{}, &eventstore.ConcurrencyError{Stream: r.Stream, Expected: r.Expected, Actual: current}
+				kinds[i] = final
+			} else {
+				r.Result = eventstore.AppendResult{NextVersion: current}
+				kinds[i] = pending
+			}
+			continue
+		}
+		res := eventstore.AppendResult{FirstPosition: pos + 1}
+		for j := range r.Events {
+			e := &r.Events[j]
+			pos++
+			current++
+			e.Position, e.Version, e.RecordedAt = pos, current, now
+			w.scratch = eventstore.Link(e, prev, w.scratch)
+			prev = e.Hash
+			w.rows.add(e)
+			w.batchIDs[e.ID] = idInfo{pos: pos, stream: e.Stream, typ: e.Type}
+		}
+		res.LastPosition, res.NextVersion = pos, current
+		w.work[r.Stream] = current
+		r.Result, r.Err = res, nil
+		kinds[i] = accepted
+	}
+	return true
+}
+
+// repeats applies the idempotency rule to events whose ids may be stored
+// (lookup) or written earlier in this batch.
+func repeats(events []eventstore.Event, lookup, batch map[uuid.UUID]idInfo) (eventstore.AppendResult, bool, error) {
+	var res eventstore.AppendResult
+	found := 0
+	for i := range events {
+		info, ok := batch[events[i].ID]
+		if !ok {
+			info, ok = lookup[events[i].ID]
+		}
+		if !ok {
+			continue
+		}
+		if info.stream != events[i].Stream || info.typ != events[i].Type {
+			return res, false, fmt.Errorf("%w: event %d is stored in another stream or with another type", eventstore.ErrDuplicateID, i)
+		}
+		if found == 0 {
+			res.FirstPosition = info.pos
+		}
+		res.LastPosition = info.pos
+		found++
+	}
+	switch {
+	case found == 0:
+		return res, false, nil
+	case found < len(events):
+		return eventstore.AppendResult{}, false, fmt.Errorf("%w: only some events of the call are already stored", eventstore.ErrDuplicateID)
+	}
+	res.Duplicate = true
+	return res, true, nil
+}
+
+const writeSQL = `WITH h AS (
+	UPDATE head SET position = $3, hash = $4 WHERE position = $1 AND hash = $2 RETURNING 1
+), ins AS (
+	INSERT INTO events (position, id, stream, version, type, schema, recorded_at, data, subject, sealed, meta, prev_hash, hash)
+	SELECT p, i, s, v, t, sc, $5::timestamptz, d, su, se, m, ph, hh
+	FROM unnest($6::bigint[], $7::uuid[], $8::text[], $9::bigint[], $10::text[], $11::integer[], $12::bytea[],
+		$13::text[], $14::bytea[], $15::bytea[], $16::bytea[], $17::bytea[]) AS r(p, i, s, v, t, sc, d, su, se, m, ph, hh)
+	WHERE EXISTS (SELECT 1 FROM h)
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins), pg_notify($18, $3::text) FROM h`
+
+const lookupSQL = `SELECT id, position, stream, type FROM events WHERE id = ANY($1::uuid[])`
+
+const versionsSQL = `SELECT s, coalesce((SELECT max(version) FROM events WHERE stream = s), 0) FROM unnest($1::text[]) AS s`
+
+// queueWrite queues the guarded write of the planned rows; found reports
+// whether the head matched (and so the rows were written).
+func (s *Store) queueWrite(b *pgx.Batch, newHead eventstore.Head, now time.Time, found *bool, n *int64) {
+	w := &s.w
+	r := &w.rows
+	b.Queue(writeSQL, int64(w.head.Position), w.head.Hash[:], int64(newHead.Position), newHead.Hash[:], now,
+		r.positions, r.ids, r.streams, r.versions, r.types, r.schemas, r.data, r.subjects, r.sealed, r.meta, r.prevs, r.hashes,
+		s.channel).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(n, nil)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		*found = err == nil
+		return err
+	})
+}
+
+func queueLookup(b *pgx.Batch, ids [][16]byte, into map[uuid.UUID]idInfo) {
+	b.Queue(lookupSQL, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var (
+				id       [16]byte
+				pos      int64
+				str, typ string
+			)
+			if err := rows.Scan(&id, &pos, &str, &typ); err != nil {
+				return err
+			}
+			into[id] = idInfo{pos: uint64(pos), stream: str, typ: typ}
+		}
+		return rows.Err()
+	})
+}
+
+func queueVersions(b *pgx.Batch, streams []string, into map[string]uint64) {
+	b.Queue(versionsSQL, streams).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var (
+				str string
+				v   int64
+			)
+			if err := rows.Scan(&str, &v); err != nil {
+				return err
+			}
+			into[str] = uint64(v)
+		}
+		return rows.Err()
+	})
+}
+
+// commit is the group-commit function: it writes one batch and fills every
+// request's result.
+func (s *Store) commit(reqs []*eventstore.AppendRequest) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CommitTimeout)
+	defer cancel()
+	kinds := make([]int, len(reqs))
+	if s.w.headKnown {
+		done, err := s.fastCommit(ctx, reqs, kinds)
+		if err != nil {
+			s.failAll(reqs, err)
+			return
+		}
+		if done {
+			s.stats.batches.Add(1)
+			s.stats.fast.Add(1)
+			s.wake.Notify()
+			return
+		}
+	}
+	if err := s.slowCommit(ctx, reqs, kinds); err != nil {
+		s.failAll(reqs, err)
+		return
+	}
+	s.stats.batches.Add(1)
+	s.stats.slow.Add(1)
+	s.wake.Notify()
+}
+
+func (s *Store) failAll(reqs []*eventstore.AppendRequest, err error) {
+	// The outcome may be unknown (a connection lost around COMMIT): forget the
+	// cache so the next batch re-reads. A retried call is idempotent.
+	s.w.forget()
+	err = mapErr(err)
+	if !errors.Is(err, eventstore.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w: append: %v", eventstore.ErrUnavailable, err)
+	}
+	for _, r := range reqs {
+		r.Result, r.Err = eventstore.AppendResult{}, err
+	}
+}
+
+// fastCommit tries the one-round-trip path. done=false (with no error) means
+// nothing was written and the batch must take the slow path.
+func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int) (bool, error) {
+	w := &s.w
+	// Streams not cached: assume a NoStream-only stream is new (the unique
+	// (stream, version) index checks it); read the others. Reading outside the
+	// lock is safe: the write only lands if nobody appended since our last
+	// commit, which preceded this read.
+	var unknown []string
+	for _, r := range reqs {
+		if _, ok := w.versions[r.Stream]; ok {
+			continue
+		}
+		if r.Expected == eventstore.NoStream {
+			continue
+		}
+		unknown = append(unknown, r.Stream)
+	}
+	if len(unknown) > 0 {
+		got := make(map[string]uint64, len(unknown))
+		b := &pgx.Batch{}
+		queueVersions(b, unknown, got)
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return false, err
+		}
+		for k, v := range got {
+			w.remember(k, v)
+		}
+	}
+	assumed := false
+	for _, r := range reqs {
+		if _, ok := w.versions[r.Stream]; !ok {
+			w.versions[r.Stream] = 0 // only until the batch ends, see below
+			assumed = true
+		}
+	}
+	now := eventstore.Now()
+	if !s.plan(reqs, kinds, false, nil, now) {
+		if assumed {
+			s.dropAssumed(reqs)
+		}
+		return false, nil
+	}
+	var pendIDs [][16]byte
+	for i, r := range reqs {
+		if kinds[i] == pending {
+			for j := range r.Events {
+				pendIDs = append(pendIDs, r.Events[j].ID)
+			}
+		}
+	}
+	newHead := w.head
+	if n := len(w.rows.positions); n > 0 {
+		newHead = eventstore.Head{Position: w.head.Position + uint64(n), Hash: reqs[lastAccepted(kinds)].Events[len(reqs[lastAccepted(kinds)].Events)-1].Hash}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.lockKey)
+	lookup := map[uuid.UUID]idInfo{}
+	if len(pendIDs) > 0 {
+		queueLookup(b, pendIDs, lookup)
+	}
+	var (
+		found bool
+		n     int64
+	)
+	if len(w.rows.positions) > 0 {
+		s.queueWrite(b, newHead, now, &found, &n)
+	} else {
+		b.Queue(`SELECT 1 FROM head WHERE position = $1 AND hash = $2`, int64(w.head.Position), w.head.Hash[:]).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(nil)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			found = err == nil
+			return err
+		})
+	}
+	err := s.pool.SendBatch(ctx, b).Close()
+	if assumed {
+		s.dropAssumed(reqs)
+	}
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return false, nil // an id repeat or a stream we assumed new: re-plan under the lock
+		}
+		return false, err
+	}
+	if !found {
+		return false, nil // another process appended
+	}
+	if n != int64(len(w.rows.positions)) {
+		return false, fmt.Errorf("postgres: append wrote %d of %d rows", n, len(w.rows.positions))
+	}
+	for i, r := range reqs {
+		if kinds[i] != pending {
+			continue
+		}
+		res, done, err := repeats(r.Events, lookup, nil)
+		switch {
+		case err != nil:
+			r.Result, r.Err = eventstore.AppendResult{}, err
+		case done:
+			res.NextVersion = r.Result.NextVersion
+			r.Result, r.Err = res, nil
+		default:
+			r.Err = &eventstore.ConcurrencyError{Stream: r.Stream, Expected: r.Expected, Actual: r.Result.NextVersion}
+			r.Result = eventstore.AppendResult{}
+		}
+	}
+	s.settle(newHead)
+	return true, nil
+}
+
+func lastAccepted(kinds []int) int {
+	for i := len(kinds) - 1; i >= 0; i-- {
+		if kinds[i] == accepted {
+			return i
+		}
+	}
+	return -1
+}
+
+// dropAssumed removes the zero versions fastCommit assumed for unknown
+// streams; settle puts back those that were written.
+func (s *Store) dropAssumed(reqs []*eventstore.AppendRequest) {
+	for _, r := range reqs {
+		if v, ok := s.w.versions[r.Stream]; ok && v == 0 {
+			delete(s.w.versions, r.Stream)
+		}
+	}
+}
+
+// settle records a committed batch in the cache.
+func (s *Store) settle(newHead eventstore.Head) {
+	w := &s.w
+	s.stats.events.Add(uint64(len(w.rows.positions)))
+	w.head, w.headKnown = newHead, true
+	for k, v := range w.work {
+		w.remember(k, v)
+	}
+}
+
+// slowCommit plans the batch from the database under the lock and writes it.
+func (s *Store) slowCommit(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int) error {
+	w := &s.w
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
+
+	streamSet := make(map[string]struct{}, len(reqs))
+	var streams []string
+	var ids [][16]byte
+	for _, r := range reqs {
+		if _, ok := streamSet[r.Stream]; !ok {
+			streamSet[r.Stream] = struct{}{}
+			streams = append(streams, r.Stream)
+		}
+		for j := range r.Events {
+			ids = append(ids, r.Events[j].ID)
+		}
+	}
+	var (
+		headPos  int64
+		headHash []byte
+	)
+	versions := make(map[string]uint64, len(streams))
+	lookup := make(map[uuid.UUID]idInfo)
+	changed := make(map[string]uint64)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.lockKey)
+	b.Queue(`SELECT position, hash FROM head`).QueryRow(func(row pgx.Row) error { return row.Scan(&headPos, &headHash) })
+	queueVersions(b, streams, versions)
+	queueLookup(b, ids, lookup)
+	const maxCatchUp = 10000
+	if w.headKnown {
+		b.Queue(`SELECT stream, max(version) FROM events WHERE position > $1 AND position <= $2 GROUP BY stream`,
+			int64(w.head.Position), int64(w.head.Position+maxCatchUp)).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var (
+					str string
+					v   int64
+				)
+				if err := rows.Scan(&str, &v); err != nil {
+					return err
+				}
+				changed[str] = uint64(v)
+			}
+			return rows.Err()
+		})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	hash, err := eventstore.HashFromBytes(headHash)
+	if err != nil {
+		return fmt.Errorf("postgres: head row: %w", err)
+	}
+	dbHead := eventstore.Head{Position: uint64(headPos), Hash: hash}
+	// Bring the cache up to date with what others appended.
+	if !w.headKnown || dbHead.Position < w.head.Position || dbHead.Position-w.head.Position > maxCatchUp {
+		clear(w.versions)
+	} else {
+		for k, v := range changed {
+			if _, ok := w.versions[k]; ok {
+				w.versions[k] = v
+			}
+		}
+	}
+	w.head, w.headKnown = dbHead, true
+	for k, v := range versions {
+		w.versions[k] = v // the batch's streams must all be present for plan
+	}
+	now := eventstore.Now()
+	s.plan(reqs, kinds, true, lookup, now)
+	newHead := w.head
+	if i := lastAccepted(kinds); i >= 0 {
+		evs := reqs[i].Events
+		newHead = eventstore.Head{Position: uint64(evs[len(evs)-1].Position), Hash: evs[len(evs)-1].Hash}
+	}
+	if len(w.rows.positions) > 0 {
+		var (
+			found bool
+			n     int64
+		)
+		b := &pgx.Batch{}
+		s.queueWrite(b, newHead, now, &found, &n)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			w.forget()
+			return err
+		}
+		if !found || n != int64(len(w.rows.positions)) {
+			w.forget()
+			return fmt.Errorf("postgres: head moved while the append lock was held")
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		w.forget()
+		return err
+	}
+	s.settle(newHead)
+	return nil
+}
+
+// encodeMeta packs metadata as a version byte and five uvarint-prefixed
+// strings; nil when empty.
+func encodeMeta(m *eventstore.Metadata) []byte {
+	if *m == (eventstore.Metadata{}) {
+		return nil
+	}
+	fields := [...]string{m.CorrelationID, m.CausationID, m.Actor, m.ActorRole, m.RequestID}
+	n := 1
+	for _, f := range fields {
+		n += binary.MaxVarintLen32 + len(f)
+	}
+	buf := make([]byte, 1, n)
+	buf[0] = 1
+	for _, f := range fields {
+		buf = binary.AppendUvarint(buf, uint64(len(f)))
+		buf = append(buf, f...)
+	}
+	return buf
+}
+
+func decodeMeta(b []byte) (eventstore.Metadata, error) {
+	var m eventstore.Metadata
+	if len(b) == 0 {
+		return m, nil
+	}
+	if b[0] != 1 {
+		return m, fmt.Errorf("postgres: unknown meta encoding %d", b[0])
+	}
+	b = b[1:]
+	fields := [...]*string{&m.CorrelationID, &m.CausationID, &m.Actor, &m.ActorRole, &m.RequestID}
+	for _, f := range fields {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return m, errors.New("postgres: corrupt meta")
+		}
+		*f = string(b[k : k+int(l)])
+		b = b[k+int(l):]
+	}
+	return m, nil
+}

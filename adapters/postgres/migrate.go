@@ -1,0 +1,101 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Migration is one forward-only schema change of a component. Versions are
+// per component, start at 1 and must never be renumbered or edited once
+// released: add a new one instead.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string // may hold several statements
+}
+
+// ApplyMigrations applies, in version order and each in its own transaction,
+// the migrations of component not yet recorded in schema_migrations (in the
+// connections' current schema). It is idempotent and safe to run from several
+// processes at once: a transaction-scoped advisory lock serialises migrators of
+// the same schema. Other packages (vault, read models) call it with their own
+// component name.
+func ApplyMigrations(ctx context.Context, pool *pgxpool.Pool, component string, migrations []Migration) error {
+	if component == "" {
+		return fmt.Errorf("postgres: migrations need a component name")
+	}
+	ms := append([]Migration(nil), migrations...)
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	for i, m := range ms {
+		if m.Version < 1 || (i > 0 && ms[i-1].Version == m.Version) {
+			return fmt.Errorf("postgres: %s migration %q: version %d must be >= 1 and unique", component, m.Name, m.Version)
+		}
+	}
+	for _, m := range ms {
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ledgerline/migrate/' || current_schema()))`); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+				component  text        NOT NULL,
+				version    integer     NOT NULL,
+				name       text        NOT NULL,
+				applied_at timestamptz NOT NULL DEFAULT now(),
+				PRIMARY KEY (component, version))`); err != nil {
+				return err
+			}
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE component = $1 AND version = $2)`,
+				component, m.Version).Scan(&done); err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, m.SQL, pgx.QueryExecModeSimpleProtocol); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)`, component, m.Version, m.Name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: %s migration %d (%s): %w", component, m.Version, m.Name, mapErr(err))
+		}
+	}
+	return nil
+}
+
+// migrations of the event store (component "eventstore").
+var storeMigrations = []Migration{{
+	Version: 1,
+	Name:    "events and head",
+	SQL: `
+CREATE TABLE IF NOT EXISTS events (
+	position    bigint      PRIMARY KEY,
+	id          uuid        NOT NULL UNIQUE,
+	stream      text        NOT NULL,
+	version     bigint      NOT NULL,
+	type        text        NOT NULL,
+	schema      integer     NOT NULL,
+	recorded_at timestamptz NOT NULL,
+	data        bytea       NOT NULL,
+	subject     text,
+	sealed      bytea,
+	meta        bytea,
+	prev_hash   bytea       NOT NULL,
+	hash        bytea       NOT NULL,
+	UNIQUE (stream, version)
+);
+CREATE INDEX IF NOT EXISTS events_subject ON events (subject, position) WHERE subject IS NOT NULL;
+CREATE TABLE IF NOT EXISTS head (
+	one      boolean PRIMARY KEY DEFAULT true CHECK (one),
+	position bigint  NOT NULL,
+	hash     bytea   NOT NULL
+);
+INSERT INTO head (one, position, hash) VALUES (true, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT DO NOTHING;
+`,
+}}
