@@ -154,6 +154,9 @@ func (m *MemStore) Changed() <-chan struct{} { return m.wake.Wait() }
 func (m *MemStore) Head(ctx context.Context) (Head, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if m.closed {
+		return Head{}, ErrClosed
+	}
 	if n := len(m.events); n > 0 {
 		return Head{Position: m.events[n-1].Position, Hash: m.events[n-1].Hash}, nil
 	}

@@ -14,6 +14,7 @@ const (
 	MaxStreamLen  = 200
 	MaxTypeLen    = 100
 	MaxDataLen    = 1 << 20
+	MaxSealedLen  = 64 << 10
 	MaxEventsCall = 10000
 )
 
@@ -83,6 +84,8 @@ func PrepareAppend(stream string, expected ExpectedVersion, events []Event) erro
 			return &FieldError{Index: i, Field: "data", Rule: fmt.Sprintf("must be at most %d bytes", MaxDataLen)}
 		case !json.Valid(e.Data):
 			return &FieldError{Index: i, Field: "data", Rule: "must be valid JSON"}
+		case len(e.Sealed) > MaxSealedLen:
+			return &FieldError{Index: i, Field: "sealed", Rule: fmt.Sprintf("must be at most %d bytes", MaxSealedLen)}
 		case len(e.Sealed) > 0 && e.Subject == "":
 			return &FieldError{Index: i, Field: "subject", Rule: "is required when a sealed part is present"}
 		case len(e.Subject) > MaxStreamLen || !utf8.ValidString(e.Subject):
