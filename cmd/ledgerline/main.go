@@ -25,8 +25,11 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve": {"run the HTTP API (embedded store by default, PostgreSQL with --database-url)", runServe},
-		"bench": {"run benchmarks: bench store|vault [--quick]", runBench},
+		"serve":       {"run the HTTP API (embedded store by default, PostgreSQL with --database-url)", runServe},
+		"bench":       {"run benchmarks: bench store|vault [--quick]", runBench},
+		"audit":       {"auditor tools: audit verify|export|checkpoint (never decrypts personal data)", runAudit},
+		"certificate": {"proof-of-deletion certificates: certificate verify|public-key|render", runCertificate},
+		"token":       {"issue or revoke operator tokens: token issue --role R [--account ID] | token revoke ID", runToken},
 		"version": {"print the version", func(_ context.Context, _ []string, out io.Writer) error {
 			_, err := fmt.Fprintln(out, version)
 			return err

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ledgerline/ledgerline/adapters/httpapi"
+	cmdsvc "github.com/ledgerline/ledgerline/commands"
+	"github.com/ledgerline/ledgerline/domain/operator"
+	"github.com/ledgerline/ledgerline/eventstore"
+	"github.com/ledgerline/ledgerline/projections"
+)
+
+// runServe wires keyring → vault → sealer → codec → commands → read models
+// → HTTP API, serves until ctx ends (SIGINT/SIGTERM), then stops accepting,
+// lets in-flight requests finish and closes the store cleanly.
+func runServe(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlags("serve", "serve [flags]")
+	addr := fs.String("addr", envDefault("LEDGERLINE_ADDR", "127.0.0.1:8080"),
+		"listen address; port 0 picks a free port (env LEDGERLINE_ADDR)")
+	sf := addStorageFlags(fs)
+	accessLog := fs.Bool("access-log", envDefault("LEDGERLINE_ACCESS_LOG", "true") == "true",
+		"log one line per request: route pattern, status, duration, request id (env LEDGERLINE_ACCESS_LOG)")
+	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments (got %q)", fs.Arg(0))
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	b, err := openBackend(ctx, sf)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := b.Close(); err != nil {
+			log.Error("close store", "err", err.Error())
+		}
+	}()
+
+	svc, err := cmdsvc.New(cmdsvc.Deps{Store: b.store, Codec: b.codec, Shredder: b.sealer,
+		Pepper: b.keyring.Pepper(), Logger: log})
+	if err != nil {
+		return err
+	}
+	hub, err := projections.NewHub(b.store, b.codec, projections.HubConfig{})
+	if err != nil {
+		return err
+	}
+	if err := hub.CatchUpAll(ctx); err != nil {
+		return fmt.Errorf("build read models: %w", err)
+	}
+	tokens, err := httpapi.NewTokenIndex(b.store, b.codec, nil)
+	if err != nil {
+		return err
+	}
+	adminSecret, err := bootstrapAdmin(ctx, b)
+	if err != nil {
+		return fmt.Errorf("bootstrap admin token: %w", err)
+	}
+	if err := tokens.Refresh(ctx); err != nil {
+		return err
+	}
+	bus, err := newBus(svc, b, hub, log)
+	if err != nil {
+		return err
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Store: b.store, Codec: b.codec, Commands: svc, Tokens: tokens, Logger: log, AccessLog: *accessLog, Version: version,
+		Reads: httpapi.Reads{Models: hub, WaitFor: hub.WaitFor},
+		Ready: func(ctx context.Context) error { _, err := b.store.Head(ctx); return err },
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	url := "http://" + ln.Addr().String()
+	printBanner(out, url, b, adminSecret)
+
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	for name, run := range map[string]func(context.Context) error{
+		"read models": hub.Run,
+		"tokens":      func(ctx context.Context) error { return tokens.Run(ctx, time.Second) },
+		"bus":         bus.Run,
+		"erasure sweep": func(ctx context.Context) error {
+			return sweepErasures(ctx, svc, log)
+		},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(bg); err != nil && bg.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", "signal")
+	case err := <-serveErr:
+		runErr = err
+	case err := <-errc:
+		runErr = err
+		log.Error("background task failed", "err", err.Error())
+	}
+	// stop accepting, let in-flight requests finish, then stop the
+	// background work and close the store (deferred above)
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err.Error())
+	}
+	stopBG()
+	wg.Wait()
+	if errors.Is(runErr, http.ErrServerClosed) {
+		runErr = nil
+	}
+	fmt.Fprintln(out, "Ledgerline stopped.")
+	return runErr
+}
+
+// bootstrapAdmin issues an admin token when the log has no active one (the
+// first start) and returns its secret ("" when one exists). Several nodes
+// starting at once issue only one: the append checks the stream version.
+func bootstrapAdmin(ctx context.Context, b *backend) (string, error) {
+	w := httpapi.TokenWriter{Store: b.store, Codec: b.codec, Rand: rand.Reader}
+	res, issued, err := w.Issue(ctx, operator.IssueParams{Role: operator.Admin, IssuedBy: operator.IssuerBootstrap},
+		eventstore.Metadata{Actor: operator.IssuerBootstrap, ActorRole: "system"}, true)
+	if err != nil || !issued {
+		return "", err
+	}
+	return res.Secret, nil
+}
+
+// newBus wires the outbox relay and the policies on the in-process transport.
+func newBus(svc *cmdsvc.Service, b *backend, hub *projections.Hub, log *slog.Logger) (*cmdsvc.Bus, error) {
+	var policies []cmdsvc.Policy
+	hold, err := cmdsvc.NewPlaceHoldOnDisputeOpened(svc, 0)
+	if err != nil {
+		return nil, err
+	}
+	release, err := cmdsvc.NewReleaseHoldOnDisputeResolved(svc)
+	if err != nil {
+		return nil, err
+	}
+	erase, err := cmdsvc.NewEraseOnHoldReleased(svc)
+	if err != nil {
+		return nil, err
+	}
+	schedule, err := cmdsvc.NewScheduleErasureOnAccountClosed(svc, 0)
+	if err != nil {
+		return nil, err
+	}
+	forget, err := cmdsvc.NewForgetSubjectKeyOnKeyShredded(b.sealer.Forget)
+	if err != nil {
+		return nil, err
+	}
+	policies = append(policies, hold, release, erase, schedule, forget)
+	ch := cmdsvc.NewGoChannel(log)
+	return cmdsvc.NewBus(cmdsvc.BusConfig{Publisher: ch, Subscriber: ch, Service: svc, Policies: policies,
+		Checkpoints: cmdsvc.NewMemCheckpoints(), Logger: log})
+}
+
+// sweepErasures runs the erasures scheduled after account closure when they
+// fall due.
+func sweepErasures(ctx context.Context, svc *cmdsvc.Service, log *slog.Logger) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		done, err := svc.RunDueErasures(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("erasure sweep", "err", err.Error())
+		}
+		for _, d := range done {
+			if d.Err != nil {
+				log.Warn("scheduled erasure failed", "request_id", d.RequestID.String(), "err", d.Err.Error())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func printBanner(out io.Writer, url string, b *backend, adminSecret string) {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Ledgerline %s listening on %s\n", version, url)
+	fmt.Fprintf(&sb, "  store: %s (%s)\n", b.kind, b.where)
+	if adminSecret != "" {
+		fmt.Fprintf(&sb, "Admin token (shown once; store it safely): %s\n", adminSecret)
+		fmt.Fprintf(&sb, "  export LEDGERLINE_TOKEN=%s\n", adminSecret)
+	} else {
+		fmt.Fprintf(&sb, "Use your admin token: export LEDGERLINE_TOKEN=llt_...  (new ones: POST /v1/tokens or `ledgerline token issue`)\n")
+	}
+	fmt.Fprintf(&sb, "Try:\n")
+	fmt.Fprintf(&sb, "  curl -s %s/healthz\n", url)
+	fmt.Fprintf(&sb, "  ACCOUNT=$(curl -s -X POST %s/v1/accounts -H \"Authorization: Bearer $LEDGERLINE_TOKEN\" -H 'Content-Type: application/json' "+
+		"-d '{\"email\":\"ada@example.com\",\"name\":\"Ada\",\"age_confirmed\":true,\"region\":\"GB\",\"jurisdiction\":\"UK\",\"policy_version\":\"2025-10-01\"}' "+
+		"| sed -E 's/.*\"account_id\":\"([^\"]+)\".*/\\1/'); echo $ACCOUNT\n", url)
+	fmt.Fprintf(&sb, "  curl -s -X POST %s/v1/accounts/$ACCOUNT/keys -H \"Authorization: Bearer $LEDGERLINE_TOKEN\" -H 'Content-Type: application/json' "+
+		"-d '{\"name\":\"laptop\",\"scopes\":[\"inference\"]}'\n", url)
+	fmt.Fprintf(&sb, "API reference: %s/openapi.json\n", url)
+	_, _ = io.WriteString(out, sb.String())
+}
