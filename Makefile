@@ -24,10 +24,12 @@ test:
 bench: build
 	./$(BIN) bench store
 	./$(BIN) bench vault
+	./$(BIN) bench projections
 
 bench-quick: build
 	./$(BIN) bench store --quick
 	./$(BIN) bench vault --quick
+	./$(BIN) bench projections --quick
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
