@@ -36,6 +36,21 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(eventstore.E
 	return err
 }
 
+// Changed implements eventstore.ChangeNotifier: the channel closes at the
+// next commit of this process or NOTIFY of another one, so runners tailing
+// the log need not poll.
+func (s *Store) Changed() <-chan struct{} {
+	if !s.isClosed() {
+		s.listenOn.Do(func() {
+			s.listenWG.Add(1)
+			go s.listen()
+		})
+	}
+	return s.wake.Wait()
+}
+
+var _ eventstore.ChangeNotifier = (*Store)(nil)
+
 // listen holds a dedicated (unpooled) connection LISTENing on the store's
 // channel, reconnecting with backoff when it drops.
 func (s *Store) listen() {
