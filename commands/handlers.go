@@ -32,5 +32,6 @@ func (s *Service) handlers() map[reflect.Type]HandlerFunc {
 	handle(m, s.releaseLegalHold)
 	handle(m, s.executeErasure)
 	handle(m, s.scheduleErasure)
+	handle(m, s.recordExport)
 	return m
 }

@@ -56,7 +56,9 @@ type DueErasure struct {
 	RequestID uuid.UUID
 	SubjectID uuid.UUID
 	Status    string // completed, deferred
-	Err       error  // set when this erasure failed; the sweep goes on with the others
+	// CertificateID is the proof of deletion of a completed erasure (uuid.Nil without one).
+	CertificateID uuid.UUID
+	Err           error // set when this erasure failed (also: not verified); the sweep goes on with the others
 }
 
 // RunDueErasures executes the scheduled erasures whose due time has come at now: for each it
@@ -88,7 +90,8 @@ func (s *Service) RunDueErasures(ctx context.Context, now time.Time) ([]DueErasu
 			var res Result
 			res, d.Err = s.Dispatch(ctx, &ExecuteErasure{RequestID: sch.RequestID})
 			if d.Err == nil {
-				d.Status = res.Data.(ExecuteErasureResult).Status
+				out := res.Data.(ExecuteErasureResult)
+				d.Status, d.CertificateID = out.Status, out.CertificateID
 			}
 		}
 		if d.Err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,6 +72,9 @@ type Service struct {
 	dispatcher     *Dispatcher
 
 	keyAccounts sync.Map // uuid.UUID key id -> uuid.UUID account id (immutable once issued)
+
+	proof   atomic.Pointer[ErasureProof] // nil: erasures complete without verification or certificate
+	pending pendingProofs
 }
 
 // New validates deps and returns a Service with its Dispatcher.

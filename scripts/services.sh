@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (when missing) and starts the services Ledgerline's tests talk to:
-# PostgreSQL (trust auth on loopback, database "test") and NATS with JetStream.
+# PostgreSQL (trust auth on loopback, database "test") and NATS with JetStream,
+# and Chromium for the console's browser test (tests/console_test.go).
 # Idempotent: safe to run on a machine where they already run.
 set -euo pipefail
 
@@ -65,6 +66,19 @@ ensure_nats() {
   nats_up || { log "NATS did not start"; exit 1; }
 }
 
+# Chromium drives the web console's browser test. Non-fatal: a missing browser
+# only skips that test on a laptop (with CI=true the test itself fails).
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return 0; fi
+  log "Chromium not installed: installing the Debian package chromium"
+  if ! apt_install chromium; then
+    log "could not install chromium: the console browser test will skip (or fail with CI=true)"
+    return 0
+  fi
+}
+
 ensure_postgres
 ensure_nats
+ensure_chromium || true
 log "PostgreSQL and NATS are up"
+if [ -x /usr/bin/chromium ]; then log "Chromium is installed"; fi

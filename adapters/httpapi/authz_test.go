@@ -64,6 +64,8 @@ var wantRoles = map[string]string{
 	"POST /v1/privacy/holds/{hold_id}/release":           "admin compliance",
 	"GET /v1/accounts/{account_id}/holds":                "admin compliance auditor",
 	"POST /v1/accounts/{account_id}/export":              "admin compliance customer own",
+	"GET /v1/certificates/public-key":                    "public",
+	"GET /v1/certificates/{certificate_id}":              "admin compliance auditor customer own",
 
 	"GET /v1/audit/events":           "admin compliance auditor",
 	"GET /v1/audit/streams/{stream}": "admin compliance auditor",
@@ -127,6 +129,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			p = strings.ReplaceAll(p, "{token_id}", uuid.NewString())
 			p = strings.ReplaceAll(p, "{request_id}", uuid.NewString())
 			p = strings.ReplaceAll(p, "{hold_id}", uuid.NewString())
+			p = strings.ReplaceAll(p, "{certificate_id}", uuid.NewString())
 			p = strings.ReplaceAll(p, "{dispute_id}", "dp_1")
 			p = strings.ReplaceAll(p, "{purpose}", "analytics")
 			p = strings.ReplaceAll(p, "{stream}", "account-"+account.String())

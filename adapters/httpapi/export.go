@@ -1,15 +1,20 @@
 package httpapi
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/ledgerline/ledgerline/commands"
 	"github.com/ledgerline/ledgerline/domain/account"
 	"github.com/ledgerline/ledgerline/domain/apikey"
 	"github.com/ledgerline/ledgerline/domain/billing"
@@ -27,7 +32,10 @@ const ExportFormat = "ledgerline.access-export/v1"
 // held about the person, from the read models and from the log (each event
 // with its public part and its personal part decrypted, or marked erased).
 type Export struct {
-	Format          string                       `json:"format"`
+	Format string `json:"format"`
+	// ExportID identifies this export when it answers access requests; their
+	// privacy.export_produced events carry it and the SHA-256 of this body.
+	ExportID        uuid.UUID                    `json:"export_id,omitzero"`
 	SubjectID       uuid.UUID                    `json:"subject_id"`
 	GeneratedAt     time.Time                    `json:"generated_at"`
 	Profile         projections.AccountView      `json:"profile"`
@@ -56,10 +64,22 @@ type ExportEvent struct {
 	Meta       json.RawMessage `json:"meta,omitempty"`
 }
 
+// Export headers: the export's id and the SHA-256 of the body, as recorded.
+const (
+	ExportIDHeader     = "X-Ledgerline-Export-Id"
+	ExportSHA256Header = "X-Ledgerline-Export-SHA256"
+)
+
 func (s *Server) exportAccount(w http.ResponseWriter, r *http.Request) error {
 	id, err := accountParam(r)
 	if err != nil {
 		return err
+	}
+	var answers uuid.UUID // the access request named by ?request_id=
+	if v := r.URL.Query().Get("request_id"); v != "" {
+		if answers, err = uuid.Parse(v); err != nil {
+			return fieldProblem(http.StatusBadRequest, "request_id", "uuid", "must be a UUID")
+		}
 	}
 	if err := s.waitRead(r); err != nil {
 		return err
@@ -121,6 +141,18 @@ func (s *Server) exportAccount(w http.ResponseWriter, r *http.Request) error {
 		}
 		x.PrivacyRequests = append(x.PrivacyRequests, full)
 	}
+	var targets []uuid.UUID // access requests this export answers
+	for _, rq := range reqs {
+		switch {
+		case answers != uuid.Nil && rq.RequestID == answers && rq.Kind == privacy.Access.String():
+			targets = append(targets, rq.RequestID)
+		case answers == uuid.Nil && rq.Kind == privacy.Access.String() && rq.Open():
+			targets = append(targets, rq.RequestID)
+		}
+	}
+	if answers != uuid.Nil && len(targets) == 0 {
+		return fieldProblem(http.StatusUnprocessableEntity, "request_id", "access_request", "must be an access request about this account")
+	}
 	if x.Holds, err = m.Privacy().Holds(ctx, id, false); err != nil {
 		return err
 	}
@@ -134,7 +166,7 @@ func (s *Server) exportAccount(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	streams := []string{account.Stream(id), consent.Stream(id), billing.Stream(id), operator.AccessStream(id)}
+	streams := []string{account.Stream(id), consent.Stream(id), billing.Stream(id), operator.AccessStream(id), privacy.SubjectHoldsStream(id)}
 	if profile.EmailHash != "" {
 		streams = append(streams, account.EmailHashStream(profile.EmailHash))
 	}
@@ -160,8 +192,39 @@ func (s *Server) exportAccount(w http.ResponseWriter, r *http.Request) error {
 			*p = []projections.KeyView{}
 		}
 	}
-	writeJSON(w, http.StatusOK, x)
-	return nil
+	if len(targets) == 0 {
+		writeJSON(w, http.StatusOK, x)
+		return nil
+	}
+	if x.ExportID, err = uuid.NewV7(); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(x); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	digest := hex.EncodeToString(sum[:])
+	var pos uint64
+	for _, rid := range targets {
+		res, err := s.cfg.Commands.Dispatch(s.actorCtx(r), &commands.RecordExport{RequestID: rid, SubjectID: id, ExportID: x.ExportID, SHA256: digest})
+		if err != nil {
+			return err
+		}
+		pos = max(pos, res.Position)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set(ExportIDHeader, x.ExportID.String())
+	w.Header().Set(ExportSHA256Header, digest)
+	if pos > 0 {
+		w.Header().Set(PositionHeader, strconv.FormatUint(pos, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(buf.Bytes())
+	return err
 }
 
 func dedupe(xs []string) []string {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -30,6 +31,9 @@ type harness struct {
 	tokens map[string]string // role (or label) → secret
 	ids    map[string]uuid.UUID
 	logs   *bytes.Buffer
+
+	keyring *eventstore.MemKeyring
+	scanner *storeScanner
 }
 
 func newHarness(t *testing.T) *harness {
@@ -63,12 +67,19 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	go func() { _ = tokens.Run(ctx, 50*time.Millisecond) }()
+	scanner := &storeScanner{store: store}
+	if err := svc.SetErasureProof(&commands.ErasureProof{Keyring: kr, ReadModels: hub, WaitFor: hub.WaitFor,
+		Scanners: []eventstore.StoreScanner{scanner}, NextKEKRotation: func(now time.Time) time.Time { return now.Add(24 * time.Hour) },
+		SoftwareVersion: "test"}); err != nil {
+		t.Fatal(err)
+	}
 	api, err := New(Config{Store: store, Codec: codec, Commands: svc, Tokens: tokens, Logger: log, AccessLog: true,
-		Reads: Reads{Models: hub, WaitFor: hub.WaitFor}})
+		Reads: Reads{Models: hub, WaitFor: hub.WaitFor}, CertificateKey: kr.SigningKey().Public().(ed25519.PublicKey)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, api: api, store: store, codec: codec, tokens: map[string]string{}, ids: map[string]uuid.UUID{}, logs: logs}
+	h := &harness{t: t, api: api, store: store, codec: codec, tokens: map[string]string{}, ids: map[string]uuid.UUID{}, logs: logs,
+		keyring: kr, scanner: scanner}
 	h.srv = httptest.NewServer(api)
 	t.Cleanup(h.srv.Close)
 	w := TokenWriter{Store: store, Codec: codec, Rand: rand.Reader}

@@ -299,6 +299,11 @@ func buildOpenAPI(routes []route) obj {
 			ok["content"] = obj{"text/plain": obj{"schema": obj{"type": "string"}}}
 		case rt.path == "/openapi.json":
 			ok["content"] = obj{"application/json": obj{"schema": obj{"type": "object"}}}
+		case rt.path == "/v1/certificates/public-key":
+			ok["content"] = obj{"text/plain": obj{"schema": obj{"type": "string", "pattern": "^ledgerline-ed25519:"}}}
+		case rt.path == "/v1/certificates/{certificate_id}":
+			ok["content"] = obj{"application/json": obj{"schema": g.schema(reflect.TypeOf(rt.resp), nil, false)},
+				"text/html": obj{"schema": obj{"type": "string"}}}
 		case rt.resp != nil || rt.write:
 			var sch obj
 			if rt.resp != nil {

@@ -83,7 +83,13 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, v)
+	out := PrivacyRequestDetail{RequestView: v}
+	if v.Kind == "erasure" {
+		if out.Erasure, err = s.erasureProgress(r.Context(), v); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

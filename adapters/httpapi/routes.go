@@ -129,7 +129,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/v1/privacy/requests", op: "listPrivacyRequests", summary: "The request queue by due date (overdue=true: only overdue)", tag: tagPrivacy, roles: rAudit, resp: RequestList{},
 			query: []param{{"subject_id", "uuid", "only this subject", false}, {"kind", "string", "access, rectification or erasure", false},
 				{"open", "boolean", "only open requests", false}, {"overdue", "boolean", "only open requests past their deadline", false}, qAfter}, h: s.listRequests},
-		{method: "GET", path: "/v1/privacy/requests/{request_id}", op: "getPrivacyRequest", summary: "One request; its free-text details for the subject and for staff giving a reason", tag: tagPrivacy, roles: rOwnAudit, resp: projections.RequestView{},
+		{method: "GET", path: "/v1/privacy/requests/{request_id}", op: "getPrivacyRequest", summary: "One request (for an erasure its progress: shredded, read models caught up, verified, certificate); its free-text details for the subject and for staff giving a reason", tag: tagPrivacy, roles: rOwnAudit, resp: PrivacyRequestDetail{},
 			query: []param{qReason, qAfter}, personal: true, h: s.getRequest},
 		c("POST", "/v1/privacy/holds", "placeLegalHold", "Place a legal hold on categories of a subject's data", tagPrivacy, rStaff,
 			cmdSpec{cmd: commands.PlaceLegalHold{}, result: commands.HoldResult{}, own: "-", status: http.StatusCreated}),
@@ -137,8 +137,11 @@ func (s *Server) routeTable() []route {
 			cmdSpec{cmd: commands.ReleaseLegalHold{}, result: commands.HoldResult{}}),
 		{method: "GET", path: "/v1/accounts/{account_id}/holds", op: "listHolds", summary: "A subject's legal holds (active=true: unreleased only)", tag: tagPrivacy, roles: rAudit, resp: HoldList{},
 			query: []param{{"active", "boolean", "only active holds", false}, qAfter}, h: s.listHolds},
-		{method: "POST", path: "/v1/accounts/{account_id}/export", op: "exportAccount", summary: "Access export: every personal and public fact about the person, decrypted (staff reads are recorded)", tag: tagPrivacy, roles: rOwnStaff, resp: Export{},
-			query: []param{qReason, qAfter}, personal: true, h: s.exportAccount},
+		{method: "POST", path: "/v1/accounts/{account_id}/export", op: "exportAccount", summary: "Access export: every personal and public fact about the person, decrypted (staff reads are recorded); answers the person's open access requests (privacy.export_produced with the export's SHA-256, request completed)", tag: tagPrivacy, roles: rOwnStaff, resp: Export{},
+			query: []param{qReason, {"request_id", "uuid", "the access request this export answers (default: every open access request of the person)", false}, qAfter}, personal: true, h: s.exportAccount},
+		{method: "GET", path: "/v1/certificates/public-key", op: "getCertificatePublicKey", summary: "The Ed25519 public key that verifies deletion certificates (text: ledgerline-ed25519:<base64>)", tag: tagPrivacy, h: s.publicKey},
+		{method: "GET", path: "/v1/certificates/{certificate_id}", op: "getCertificate", summary: "A signed proof-of-deletion certificate exactly as stored (verify offline with `ledgerline certificate verify`); ?format=html for a readable page", tag: tagPrivacy, roles: rOwnAudit, resp: CertificateFile{},
+			query: []param{{"format", "string", "json (default: the signed file) or html (a readable copy)", false}, qAfter}, h: s.getCertificate},
 
 		// audit
 		{method: "GET", path: "/v1/audit/events", op: "auditEvents", summary: "The log in order; sealed parts as base64, never decrypted", tag: tagAudit, roles: rAudit, resp: AuditPage{},

@@ -11,6 +11,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ledgerline/ledgerline/adapters/httpapi/console"
 	"github.com/ledgerline/ledgerline/commands"
 	"github.com/ledgerline/ledgerline/domain/operator"
 	"github.com/ledgerline/ledgerline/eventstore"
@@ -49,6 +51,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Ready, when set, is checked by /healthz (e.g. the store answers Head).
 	Ready func(ctx context.Context) error
+	// CertificateKey is the public half of the key that signs deletion
+	// certificates, served at /v1/certificates/public-key (none: 404).
+	CertificateKey ed25519.PublicKey
 }
 
 // Server serves the API. Build it with New; it is an http.Handler.
@@ -60,6 +65,8 @@ type Server struct {
 	routes  []route
 	handler http.Handler
 	tokens  TokenWriter
+	// authLimit limits failed authentications per source IP (ratelimit.go).
+	authLimit *authLimiter
 }
 
 // New validates cfg and builds the routes.
@@ -93,13 +100,15 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registry = newRegistry()
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, metrics: newMetrics(cfg.Registry),
-		tokens: TokenWriter{Store: cfg.Store, Codec: cfg.Codec, Rand: cfg.Rand, Now: cfg.Now}}
+		tokens: TokenWriter{Store: cfg.Store, Codec: cfg.Codec, Rand: cfg.Rand, Now: cfg.Now}, authLimit: newAuthLimiter(cfg.Now)}
 	s.routes = s.routeTable()
 	mux := http.NewServeMux()
 	for i := range s.routes {
 		rt := &s.routes[i]
 		mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
+	// The web console: static files only (no token needed to load them); it calls /v1 like any client.
+	mux.Handle("GET "+console.Prefix, console.Handler())
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, errNotFound())
 	}))
@@ -170,7 +179,7 @@ func (s *Server) wrap(rt *route) http.Handler {
 			}
 			tok, ok := s.cfg.Tokens.Lookup(r.Context(), secret)
 			if !ok {
-				s.writeProblem(w, r, errUnauthenticated())
+				s.authFailed(w, r, secret)
 				return
 			}
 			st.principal = &Principal{TokenID: tok.ID, Role: tok.Role, AccountID: tok.AccountID}

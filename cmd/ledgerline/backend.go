@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ledgerline/ledgerline/adapters/embedded"
 	"github.com/ledgerline/ledgerline/adapters/keyring"
 	"github.com/ledgerline/ledgerline/adapters/postgres"
@@ -20,6 +22,7 @@ type storageFlags struct {
 	dataDir     *string
 	databaseURL *string
 	keyring     *string
+	esdbURL     *string
 }
 
 func addStorageFlags(fs *flag.FlagSet) storageFlags {
@@ -30,6 +33,8 @@ func addStorageFlags(fs *flag.FlagSet) storageFlags {
 			"PostgreSQL URL; when set the store and vault live there instead of the data directory (env LEDGERLINE_DATABASE_URL)"),
 		keyring: fs.String("keyring", envDefault(keyring.EnvPath, ""),
 			"keyring file (KEKs, pepper, signing key; mode 0600); default <data-dir>/keyring.json (env LEDGERLINE_KEYRING)"),
+		esdbURL: fs.String("eventstoredb-url", envDefault("LEDGERLINE_EVENTSTOREDB_URL", ""),
+			"EventStoreDB/KurrentDB URL (esdb://...) for the log; the vault stays in PostgreSQL, so --database-url is required too (env LEDGERLINE_EVENTSTOREDB_URL)"),
 	}
 }
 
@@ -42,6 +47,8 @@ type backend struct {
 	keyring eventstore.Keyring
 	sealer  *eventstore.VaultSealer
 	codec   *eventstore.Codec
+	pool    *pgxpool.Pool // the PostgreSQL database when there is one (leases, checkpoints)
+	ownPool bool          // pool opened apart from the store: Close closes it
 }
 
 func openBackend(ctx context.Context, f storageFlags) (*backend, error) {
@@ -61,7 +68,11 @@ func openBackend(ctx context.Context, f storageFlags) (*backend, error) {
 		return nil, err
 	}
 	b := &backend{keyring: kr}
-	if url := *f.databaseURL; url != "" {
+	if f.esdbURL != nil && *f.esdbURL != "" {
+		if err := openESDBBackend(ctx, b, *f.esdbURL, *f.databaseURL); err != nil {
+			return nil, err
+		}
+	} else if url := *f.databaseURL; url != "" {
 		st, err := postgres.Open(ctx, postgres.Config{URL: url})
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
@@ -71,7 +82,7 @@ func openBackend(ctx context.Context, f storageFlags) (*backend, error) {
 			st.Close()
 			return nil, fmt.Errorf("open PostgreSQL vault: %w", err)
 		}
-		b.kind, b.where, b.store, b.vault = "postgres", "PostgreSQL", st, v
+		b.kind, b.where, b.store, b.vault, b.pool = "postgres", "PostgreSQL", st, v, st.Pool()
 	} else {
 		st, err := embedded.Open(dataDir, embedded.Options{})
 		if err != nil {
@@ -105,6 +116,9 @@ func (b *backend) Close() error {
 	}
 	if b.store != nil {
 		errs = append(errs, b.store.Close())
+	}
+	if b.ownPool {
+		b.pool.Close()
 	}
 	return errors.Join(errs...)
 }

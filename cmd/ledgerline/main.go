@@ -26,10 +26,15 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"serve":       {"run the HTTP API (embedded store by default, PostgreSQL with --database-url)", runServe},
-		"bench":       {"run benchmarks: bench store|vault|projections [--quick]", runBench},
+		"bench":       {"run benchmarks: bench store|vault|projections|http [--quick]", runBench},
 		"audit":       {"auditor tools: audit verify|export|checkpoint (never decrypts personal data)", runAudit},
 		"certificate": {"proof-of-deletion certificates: certificate verify|public-key|render", runCertificate},
 		"token":       {"issue or revoke operator tokens: token issue --role R [--account ID] | token revoke ID", runToken},
+		"keys":        {"key management: keys rotate-kek (re-wrap live keys, destroy old KEK epochs) | keys epochs", runKeys},
+		"migrate":     {"apply the PostgreSQL migrations (store, vault, read models) and list them", runMigrate},
+		"rebuild":     {"rebuild the read models from the log: rebuild [--read-models postgres|memory]", runRebuild},
+		"replay":      {"read models as of a past time or position, as JSON (public data only): replay --as-of T [--account ID]", runReplay},
+		"demo":        {"seed a realistic history (accounts, keys, usage, payments, privacy requests): demo [--accounts N] [--usage N]", runDemo},
 		"version": {"print the version", func(_ context.Context, _ []string, out io.Writer) error {
 			_, err := fmt.Fprintln(out, version)
 			return err
@@ -98,7 +103,7 @@ func newFlags(name, synopsis string) *flag.FlagSet {
 
 func runBench(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("bench needs a target: store | vault | projections")
+		return errors.New("bench needs a target: store | vault | projections | http")
 	}
 	switch strings.ToLower(args[0]) {
 	case "store":
@@ -107,6 +112,10 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		return runBenchVault(ctx, args[1:], out)
 	case "projections":
 		return runBenchProjections(ctx, args[1:], out)
+	case "cluster":
+		return runBenchCluster(ctx, args[1:], out)
+	case "http":
+		return runBenchHTTP(ctx, args[1:], out)
 	}
 	return fmt.Errorf("unknown bench target %q (want store, vault or projections)", args[0])
 }

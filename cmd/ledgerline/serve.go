@@ -29,9 +29,12 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	addr := fs.String("addr", envDefault("LEDGERLINE_ADDR", "127.0.0.1:8080"),
 		"listen address; port 0 picks a free port (env LEDGERLINE_ADDR)")
 	sf := addStorageFlags(fs)
+	cf := addClusterFlags(fs)
 	accessLog := fs.Bool("access-log", envDefault("LEDGERLINE_ACCESS_LOG", "true") == "true",
 		"log one line per request: route pattern, status, duration, request id (env LEDGERLINE_ACCESS_LOG)")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
+	kekInterval := fs.Duration("kek-rotation-interval", cmdsvc.DefaultKEKRotationInterval,
+		"rotate the key-encryption key this often, destroying the old epoch (deletion certificates state the next retirement)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,13 +76,18 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	if err := tokens.Refresh(ctx); err != nil {
 		return err
 	}
-	bus, err := newBus(svc, b, hub, log)
+	cl, err := startCluster(ctx, cf, svc, b, hub, log)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	kek, err := wireErasureProof(svc, b, *sf.dataDir, cl.Models(), hub.WaitFor, *kekInterval, log)
 	if err != nil {
 		return err
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Store: b.store, Codec: b.codec, Commands: svc, Tokens: tokens, Logger: log, AccessLog: *accessLog, Version: version,
-		Reads: httpapi.Reads{Models: hub, WaitFor: hub.WaitFor},
+		Store: b.store, Codec: b.codec, Commands: svc, Tokens: tokens, Logger: log, AccessLog: *accessLog, Version: version, CertificateKey: certificateKey(b),
+		Reads: httpapi.Reads{Models: cl.Models(), WaitFor: hub.WaitFor},
 		Ready: func(ctx context.Context) error { _, err := b.store.Head(ctx); return err },
 	})
 	if err != nil {
@@ -99,11 +107,14 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	for name, run := range map[string]func(context.Context) error{
-		"read models": hub.Run,
-		"tokens":      func(ctx context.Context) error { return tokens.Run(ctx, time.Second) },
-		"bus":         bus.Run,
+		"read models":    hub.Run,
+		"tokens":         func(ctx context.Context) error { return tokens.Run(ctx, time.Second) },
+		"bus":            cl.RunBus,
+		"pg read models": cl.RunPGReadModels,
+		"shred follower": cl.RunShredFollower,
+		"kek rotation":   kek.Run,
 		"erasure sweep": func(ctx context.Context) error {
 			return sweepErasures(ctx, svc, log)
 		},
@@ -158,8 +169,10 @@ func bootstrapAdmin(ctx context.Context, b *backend) (string, error) {
 	return res.Secret, nil
 }
 
-// newBus wires the outbox relay and the policies on the in-process transport.
-func newBus(svc *cmdsvc.Service, b *backend, hub *projections.Hub, log *slog.Logger) (*cmdsvc.Bus, error) {
+// newBus wires the outbox relay and the policies; cfg picks the transport
+// and the relay checkpoints (default: in-process gochannel, in memory). The
+// relay publishes only the events the policies consume.
+func newBus(svc *cmdsvc.Service, b *backend, hub *projections.Hub, log *slog.Logger, cfg cmdsvc.BusConfig) (*cmdsvc.Bus, error) {
 	var policies []cmdsvc.Policy
 	hold, err := cmdsvc.NewPlaceHoldOnDisputeOpened(svc, 0)
 	if err != nil {
@@ -182,9 +195,20 @@ func newBus(svc *cmdsvc.Service, b *backend, hub *projections.Hub, log *slog.Log
 		return nil, err
 	}
 	policies = append(policies, hold, release, erase, schedule, forget)
-	ch := cmdsvc.NewGoChannel(log)
-	return cmdsvc.NewBus(cmdsvc.BusConfig{Publisher: ch, Subscriber: ch, Service: svc, Policies: policies,
-		Checkpoints: cmdsvc.NewMemCheckpoints(), Logger: log})
+	if cfg.Publisher == nil {
+		ch := cmdsvc.NewGoChannel(log)
+		cfg.Publisher, cfg.Subscriber = ch, ch
+	}
+	if cfg.Checkpoints == nil {
+		cfg.Checkpoints = cmdsvc.NewMemCheckpoints()
+	}
+	for _, p := range policies {
+		for _, ex := range p.Events() {
+			cfg.RelayTypes = append(cfg.RelayTypes, cmdsvc.EventName(ex))
+		}
+	}
+	cfg.Service, cfg.Policies, cfg.Logger = svc, policies, log
+	return cmdsvc.NewBus(cfg)
 }
 
 // sweepErasures runs the erasures scheduled after account closure when they

@@ -19,13 +19,15 @@ const (
 	TypeCertificateIssued  = "privacy.certificate_issued"
 	TypeHoldPlaced         = "privacy.hold_placed"
 	TypeHoldReleased       = "privacy.hold_released"
+	// TypeErasureVerificationFailed: the checks after a shred found personal data.
+	TypeErasureVerificationFailed = "privacy.erasure_verification_failed"
 )
 
 // Events returns one zero value of every event type of this package, for the registry.
 func Events() []any {
 	return []any{Received{}, Acknowledged{}, Extended{}, Completed{}, Rejected{}, Deferred{},
 		ExportProduced{}, SubjectKeyShredded{}, CertificateIssued{}, HoldPlaced{}, HoldReleased{},
-		HoldIndexed{}, ErasureWaiting{}, ErasureScheduled{}}
+		HoldIndexed{}, ErasureWaiting{}, ErasureScheduled{}, ErasureVerificationFailed{}}
 }
 
 // Received: a data-subject request arrived; its deadlines are fixed by law at this moment.
@@ -107,6 +109,25 @@ type CertificateIssued struct {
 	SubjectPseudonym string    `json:"subject_pseudonym"`
 	CertificateHash  string    `json:"certificate_hash"` // SHA-256 of the signed certificate
 	IssuedAt         time.Time `json:"issued_at"`
+	// Certificate is the signed certificate file, byte for byte (base64 in
+	// JSON). It holds no personal data: the subject is only a pseudonym.
+	Certificate []byte `json:"certificate,omitempty"`
+}
+
+// ErasureVerificationFailed: after the subject's key was destroyed, a check
+// still found personal data (or could not run); the request stays open and
+// no certificate is issued. It names checks and places, never values.
+type ErasureVerificationFailed struct {
+	RequestID uuid.UUID     `json:"request_id"`
+	Subject   uuid.UUID     `json:"subject_id"`
+	Checks    []FailedCheck `json:"checks"`
+	FailedAt  time.Time     `json:"failed_at"`
+}
+
+// FailedCheck is one verification that did not pass.
+type FailedCheck struct {
+	Name   string `json:"name"`
+	Detail string `json:"detail"`
 }
 
 // HoldPlaced: some of a subject's data must be kept (dispute, tax retention...).
@@ -139,3 +160,6 @@ func (SubjectKeyShredded) EventType() string { return TypeSubjectKeyShredded }
 func (CertificateIssued) EventType() string  { return TypeCertificateIssued }
 func (HoldPlaced) EventType() string         { return TypeHoldPlaced }
 func (HoldReleased) EventType() string       { return TypeHoldReleased }
+func (ErasureVerificationFailed) EventType() string {
+	return TypeErasureVerificationFailed
+}

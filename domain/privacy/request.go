@@ -48,6 +48,11 @@ type Request struct {
 	exported     bool
 	shredded     bool
 	certified    bool
+	channel      string
+	keyID        string
+	shreddedAt   time.Time
+	certID       uuid.UUID
+	failures     int
 }
 
 // ReceiveParams are the inputs of Receive. Details is optional free text (sealed).
@@ -106,6 +111,7 @@ func (r *Request) Apply(e any) {
 		r.kind, _ = ParseKind(e.Kind)
 		r.law, _ = ParseLaw(e.Law)
 		r.receivedAt, r.dueAt, r.ackDueAt = e.ReceivedAt, e.DueAt, e.AckDueAt
+		r.channel = e.Channel
 	case Acknowledged:
 		r.acknowledged = true
 	case Extended:
@@ -123,9 +129,11 @@ func (r *Request) Apply(e any) {
 	case ExportProduced:
 		r.exported = true
 	case SubjectKeyShredded:
-		r.shredded = true
+		r.shredded, r.keyID, r.shreddedAt = true, e.KeyID, e.ShreddedAt
 	case CertificateIssued:
-		r.certified = true
+		r.certified, r.certID = true, e.CertificateID
+	case ErasureVerificationFailed:
+		r.failures++
 	}
 }
 
@@ -166,6 +174,27 @@ func (r *Request) Completed() bool { return r.completed }
 
 // Shredded reports whether the subject's key was recorded as shredded for this request.
 func (r *Request) Shredded() bool { return r.shredded }
+
+// ReceivedAt is when the request arrived.
+func (r *Request) ReceivedAt() time.Time { return r.receivedAt }
+
+// Channel is how the request arrived (web_form, email, api, support, account_closure).
+func (r *Request) Channel() string { return r.channel }
+
+// KeyID is the destroyed data key's id ("" until shredded).
+func (r *Request) KeyID() string { return r.keyID }
+
+// ShreddedAt is when the subject's key was recorded as destroyed (zero until then).
+func (r *Request) ShreddedAt() time.Time { return r.shreddedAt }
+
+// Certified reports whether the proof of deletion was issued.
+func (r *Request) Certified() bool { return r.certified }
+
+// CertificateID is the issued certificate's id (uuid.Nil until issued).
+func (r *Request) CertificateID() uuid.UUID { return r.certID }
+
+// VerificationFailures counts the recorded failed verifications of an erasure.
+func (r *Request) VerificationFailures() int { return r.failures }
 
 // DeferredBy lists the holds an erasure was deferred for (a copy).
 func (r *Request) DeferredBy() []uuid.UUID { return slices.Clone(r.deferredBy) }
@@ -316,6 +345,42 @@ func (r *Request) IssueCertificate(certificateID uuid.UUID, subjectPseudonym, ce
 	}
 	r.record(CertificateIssued{RequestID: r.id, CertificateID: certificateID, SubjectPseudonym: subjectPseudonym,
 		CertificateHash: certificateHash, IssuedAt: now})
+	return nil
+}
+
+// IssueSignedCertificate is IssueCertificate that also records the signed
+// certificate file itself (it holds no personal data), so it can be served
+// exactly as signed.
+func (r *Request) IssueSignedCertificate(certificateID uuid.UUID, subjectPseudonym string, file []byte, certificateHash string, now time.Time) error {
+	if len(file) == 0 {
+		return domain.NewRuleError("certificate", "required", "is required")
+	}
+	if err := r.IssueCertificate(certificateID, subjectPseudonym, certificateHash, now); err != nil {
+		return err
+	}
+	e := r.changes[len(r.changes)-1].(CertificateIssued)
+	e.Certificate = append([]byte(nil), file...)
+	r.changes[len(r.changes)-1] = e
+	return nil
+}
+
+// RecordVerificationFailed records that the checks after a shred did not all
+// pass: the erasure stays open and no certificate may be issued until a
+// later run passes.
+func (r *Request) RecordVerificationFailed(checks []FailedCheck, now time.Time) error {
+	if err := r.open(); err != nil {
+		return err
+	}
+	if err := r.requireKind(Erasure); err != nil {
+		return err
+	}
+	if !r.shredded {
+		return ErrKeyNotShredded
+	}
+	if len(checks) == 0 {
+		return domain.NewRuleError("checks", "required", "at least one failed check is required")
+	}
+	r.record(ErasureVerificationFailed{RequestID: r.id, Subject: r.subject, Checks: slices.Clone(checks), FailedAt: now})
 	return nil
 }
 
