@@ -43,8 +43,13 @@ func TestCluster(t *testing.T) {
 	dir := t.TempDir()
 	keyring := filepath.Join(dir, "keyring.json")
 	node := func(i int) *clNode {
+		// the erasure proof scans the data directory, which must exist even
+		// when the store and the keyring live elsewhere
+		if err := os.MkdirAll(filepath.Join(dir, fmt.Sprint("node", i)), 0o700); err != nil {
+			t.Fatal(err)
+		}
 		return clStart(t, bin, filepath.Join(dir, fmt.Sprint("node", i)), "--keyring", keyring, "--database-url", dbURL,
-			"--bus", natsURL, "--bus-prefix", prefix, "--access-log=false")
+			"--bus", natsURL, "--bus-prefix", prefix, "--pg-read-models", "--access-log=false")
 	}
 	a := node(1) // creates the keyring and the admin token
 	nodes := []*clNode{a, node(2), node(3)}
