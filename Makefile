@@ -25,11 +25,15 @@ bench: build
 	./$(BIN) bench store
 	./$(BIN) bench vault
 	./$(BIN) bench projections
+	./$(BIN) bench http
+	./$(BIN) bench cluster
 
 bench-quick: build
 	./$(BIN) bench store --quick
 	./$(BIN) bench vault --quick
 	./$(BIN) bench projections --quick
+	./$(BIN) bench http --quick
+	./$(BIN) bench cluster --quick
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

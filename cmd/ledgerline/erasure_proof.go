@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/ledgerline/ledgerline/adapters/embedded"
@@ -17,13 +18,24 @@ import (
 // directory (embedded store, vault, keyring) byte by byte, and every table of
 // the PostgreSQL schema when there is one.
 func storeScanners(b *backend, dataDir string) []eventstore.StoreScanner {
-	out := []eventstore.StoreScanner{embedded.DirScanner{Dir: dataDir}}
+	var out []eventstore.StoreScanner
+	// With PostgreSQL the data directory may not exist at all (keyring
+	// elsewhere): scan it only when it is there, or a missing directory
+	// would fail every erasure.
+	if _, err := os.Stat(dataDir); err == nil || (b.pool == nil && !isPostgres(b)) {
+		out = append(out, embedded.DirScanner{Dir: dataDir})
+	}
 	if b.pool != nil {
 		out = append(out, postgres.TableScanner{Pool: b.pool})
 	} else if st, ok := b.store.(*postgres.Store); ok {
 		out = append(out, postgres.TableScanner{Pool: st.Pool()})
 	}
 	return out
+}
+
+func isPostgres(b *backend) bool {
+	_, ok := b.store.(*postgres.Store)
+	return ok
 }
 
 // wireErasureProof turns on erasure verification and certificates, and

@@ -26,7 +26,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"serve":       {"run the HTTP API (embedded store by default, PostgreSQL with --database-url)", runServe},
-		"bench":       {"run benchmarks: bench store|vault|projections|http [--quick]", runBench},
+		"bench":       {"run benchmarks: bench store|vault|projections|http|cluster [--quick]", runBench},
 		"audit":       {"auditor tools: audit verify|export|checkpoint (never decrypts personal data)", runAudit},
 		"certificate": {"proof-of-deletion certificates: certificate verify|public-key|render", runCertificate},
 		"token":       {"issue or revoke operator tokens: token issue --role R [--account ID] | token revoke ID", runToken},
@@ -103,7 +103,7 @@ func newFlags(name, synopsis string) *flag.FlagSet {
 
 func runBench(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("bench needs a target: store | vault | projections | http")
+		return errors.New("bench needs a target: store | vault | projections | http | cluster")
 	}
 	switch strings.ToLower(args[0]) {
 	case "store":
@@ -117,5 +117,5 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	case "http":
 		return runBenchHTTP(ctx, args[1:], out)
 	}
-	return fmt.Errorf("unknown bench target %q (want store, vault or projections)", args[0])
+	return fmt.Errorf("unknown bench target %q (want store, vault, projections, http or cluster)", args[0])
 }
