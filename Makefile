@@ -40,6 +40,12 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+## reliability: crash cycles (SIGKILL under load, both backends), PostgreSQL restarts,
+## hostile input, expired tokens x every route, auth rate limit, leak search, then every
+## fuzz target for FUZZTIME (default 5s); figures in bin/reliability/ (docs/reliability.md)
+reliability:
+	GO=$(GO) FUZZTIME=$(or $(FUZZTIME),5s) bash scripts/reliability.sh
+
 ## services: install/start PostgreSQL and NATS when missing (what CI does)
 services:
 	bash scripts/services.sh

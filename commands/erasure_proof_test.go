@@ -316,7 +316,7 @@ func TestScheduledAndDeferredErasuresAreCertified(t *testing.T) {
 	// A deferred erasure run by the policy when its hold is released.
 	acct := f.do(t, &commands.RegisterAccount{Email: "held.person@example.org", Name: "Held Person", AgeConfirmed: true, Region: "DE",
 		Jurisdiction: "EU", PolicyVersion: "2026-01"}).Data.(commands.RegisterAccountResult).AccountID
-	hold := f.do(t, &commands.PlaceLegalHold{SubjectID: acct, Categories: []string{"payments"}, Basis: "litigation",
+	hold := f.do(t, &commands.PlaceLegalHold{SubjectID: acct, Categories: []string{"payments", "usage"}, Basis: "litigation",
 		ReviewAt: f.clock().Add(24 * time.Hour)}).Data.(commands.HoldResult)
 	req := f.do(t, &commands.ReceivePrivacyRequest{SubjectID: acct, Kind: "erasure", Channel: "email"}).Data.(commands.PrivacyRequestResult)
 	if out := f.do(t, &commands.ExecuteErasure{RequestID: req.RequestID}).Data.(commands.ExecuteErasureResult); out.Status != commands.RequestDeferred {

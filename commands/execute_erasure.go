@@ -13,8 +13,9 @@ import (
 	"github.com/ledgerline/ledgerline/eventstore"
 )
 
-// ExecuteErasure carries out an erasure request. While the subject has an active legal hold it
-// records privacy.request_deferred and reports status "deferred" (releasing the last hold runs it
+// ExecuteErasure carries out an erasure request. While the subject has an active legal hold on
+// personal data (profile or usage; a hold on payment or tax records alone keeps those records,
+// which carry no personal data, and does not block the erasure) it records privacy.request_deferred and reports status "deferred" (releasing the last hold runs it
 // again, by policy). Otherwise it destroys the subject's data key (vault and caches), records
 // account.erased and privacy.subject_key_shredded, and completes the request. It is idempotent:
 // running it on a completed request changes nothing.
@@ -57,7 +58,7 @@ func (s *Service) executeErasure(ctx context.Context, c *ExecuteErasure) (Result
 	subject := r.Subject()
 	var pos positions
 
-	holds, err := s.activeHolds(ctx, subject)
+	holds, err := s.blockingHolds(ctx, subject)
 	if err != nil {
 		return Result{}, err
 	}
@@ -70,7 +71,7 @@ func (s *Service) executeErasure(ctx context.Context, c *ExecuteErasure) (Result
 			return Result{}, err
 		}
 		pos.add(res)
-		if holds, err = s.activeHolds(ctx, subject); err != nil {
+		if holds, err = s.blockingHolds(ctx, subject); err != nil {
 			return Result{}, err
 		}
 	}

@@ -83,7 +83,9 @@ func (p *PlaceHoldOnDisputeOpened) Handle(ctx context.Context, ev eventstore.Dec
 	}
 	_, err := p.svc.Dispatch(policyCtx(ctx, p.Name(), ev.Event), &PlaceLegalHold{
 		HoldID: DisputeHoldID(e.AccountID, e.Processor, e.DisputeID), SubjectID: e.AccountID,
-		Categories: []string{privacy.Payments.String()}, Basis: privacy.Dispute.String(), Reference: e.DisputeID,
+		// A dispute needs the payment records and who the customer is
+		// (the evidence names them), so it holds the profile too.
+		Categories: []string{privacy.Payments.String(), privacy.Profile.String()}, Basis: privacy.Dispute.String(), Reference: e.DisputeID,
 		ReviewAt: p.svc.clock().Add(p.review),
 	})
 	return err

@@ -99,9 +99,17 @@ func (s *Service) loadSubjectIndex(ctx context.Context, subject uuid.UUID) (subj
 	return ix, nil
 }
 
-// activeHolds returns the subject's holds that are placed and not released. A hold listed in
-// the index whose stream is empty (its placement failed after indexing) is not active.
-func (s *Service) activeHolds(ctx context.Context, subject uuid.UUID) ([]uuid.UUID, error) {
+// blockingHolds returns the subject's active holds that keep personal data
+// (see privacy.Hold.CoversPersonalData): only these defer an erasure, so a
+// hold defers only what it holds.
+func (s *Service) blockingHolds(ctx context.Context, subject uuid.UUID) ([]uuid.UUID, error) {
+	return s.holdsWhere(ctx, subject, (*privacy.Hold).CoversPersonalData)
+}
+
+// holdsWhere returns the subject's holds that keep says to. A hold listed in
+// the index whose stream is empty (its placement failed after indexing) is
+// not active.
+func (s *Service) holdsWhere(ctx context.Context, subject uuid.UUID, keep func(*privacy.Hold) bool) ([]uuid.UUID, error) {
 	ix, err := s.loadSubjectIndex(ctx, subject)
 	if err != nil {
 		return nil, err
@@ -112,7 +120,7 @@ func (s *Service) activeHolds(ctx context.Context, subject uuid.UUID) ([]uuid.UU
 		if err != nil {
 			return nil, err
 		}
-		if h.Active() {
+		if keep(h) {
 			active = append(active, id)
 		}
 	}

@@ -75,7 +75,11 @@ func TestErasure(t *testing.T) {
 	acct := f.register(t, "Erase.Me+work@gmail.com", "EU").AccountID
 	key := issueKey(t, f, acct)
 	f.do(t, usageCmd(key, "u1"))
-	hold := f.do(t, &commands.PlaceLegalHold{SubjectID: acct, Categories: []string{"tax_records"}, Basis: "tax_retention",
+	// A hold on tax records alone keeps those records but does not block the erasure of
+	// personal data; a hold on the profile does.
+	f.do(t, &commands.PlaceLegalHold{SubjectID: acct, Categories: []string{"tax_records"}, Basis: "tax_retention",
+		ReviewAt: f.clock().Add(24 * time.Hour)})
+	hold := f.do(t, &commands.PlaceLegalHold{SubjectID: acct, Categories: []string{"profile"}, Basis: "litigation",
 		ReviewAt: f.clock().Add(24 * time.Hour)}).Data.(commands.HoldResult)
 	req := f.do(t, &commands.ReceivePrivacyRequest{SubjectID: acct, Kind: "erasure", Channel: "web_form"}).Data.(commands.PrivacyRequestResult)
 

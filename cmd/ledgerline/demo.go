@@ -192,7 +192,7 @@ func (d *demo) ctxAs(ctx context.Context, id, role string) context.Context {
 
 func (d *demo) seed(ctx context.Context) error {
 	// accounts: registration, consents, keys, payments
-	prog := newRateProgress("accounts", uint64(d.accounts), d.quiet)
+	prog := newRateProgress("accounts", "accounts", uint64(d.accounts), d.quiet)
 	var done atomic.Uint64
 	err := parallel(ctx, d.workers, d.accounts, func(ctx context.Context, i int) error {
 		if err := d.account(ctx, i); err != nil {
@@ -466,7 +466,7 @@ func (d *demo) recordUsage(ctx context.Context) error {
 	})
 	const batch = cmdsvc.MaxUsageBatch
 	nb := (len(records) + batch - 1) / batch
-	prog := newRateProgress("usage records", uint64(len(records)), d.quiet)
+	prog := newRateProgress("usage", "records", uint64(len(records)), d.quiet)
 	var done atomic.Uint64
 	err := parallel(ctx, d.workers, nb, func(ctx context.Context, i int) error {
 		part := records[i*batch : min((i+1)*batch, len(records))]

@@ -57,7 +57,7 @@ func runRebuild(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	prog := newRateProgress("rebuild "+*kind, head.Position, *quiet)
+	prog := newRateProgress("rebuild "+*kind, "events", head.Position, *quiet)
 	cfg := projections.ReplayConfig{Progress: prog.set}
 	start := time.Now()
 
@@ -126,6 +126,7 @@ func perSecond(n uint64, d time.Duration) float64 {
 // ETA on a terminal, a plain line every few seconds otherwise.
 type rateProgress struct {
 	desc  string
+	unit  string // what is counted: events, accounts...
 	total uint64
 	bar   *progressbar.ProgressBar
 	plain bool
@@ -134,8 +135,8 @@ type rateProgress struct {
 	last  time.Time
 }
 
-func newRateProgress(desc string, total uint64, quiet bool) *rateProgress {
-	p := &rateProgress{desc: desc, total: total, start: time.Now(), last: time.Now()}
+func newRateProgress(desc, unit string, total uint64, quiet bool) *rateProgress {
+	p := &rateProgress{desc: desc, unit: unit, total: total, start: time.Now(), last: time.Now()}
 	if quiet {
 		return p
 	}
@@ -145,7 +146,7 @@ func newRateProgress(desc string, total uint64, quiet bool) *rateProgress {
 			progressbar.OptionSetDescription(desc),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("events"),
+			progressbar.OptionSetItsString(unit),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(100*time.Millisecond),
@@ -172,7 +173,7 @@ func (p *rateProgress) set(n uint64) {
 		if rate > 0 && p.total >= n {
 			eta = (time.Duration(float64(p.total-n)/rate) * time.Second).Round(time.Second).String()
 		}
-		fmt.Fprintf(stderr, "%s: %d of %d (%.0f/s, ETA %s)\n", p.desc, n, p.total, rate, eta)
+		fmt.Fprintf(stderr, "%s: %d of %d %s (%.0f/s, ETA %s)\n", p.desc, n, p.total, p.unit, rate, eta)
 	}
 }
 
@@ -184,7 +185,7 @@ func (p *rateProgress) done(n uint64) {
 		return
 	}
 	if p.plain {
-		fmt.Fprintf(stderr, "%s: %d done in %s\n", p.desc, n, time.Since(p.start).Round(time.Millisecond))
+		fmt.Fprintf(stderr, "%s: %d %s done in %s\n", p.desc, n, p.unit, time.Since(p.start).Round(time.Millisecond))
 	}
 }
 

@@ -140,6 +140,13 @@ func (h *Hold) Active() bool { return h.placed && !h.released }
 // Covers reports whether the active hold keeps category c.
 func (h *Hold) Covers(c Category) bool { return h.Active() && slices.Contains(h.categories, c) }
 
+// CoversPersonalData reports whether the active hold keeps a category that
+// holds sealed personal data (profile: email and name; usage: client IP and
+// user agent). Only such a hold defers an erasure: payment and tax records
+// carry no personal data, so they are kept whatever happens to the key and a
+// hold on them alone never blocks erasing the person.
+func (h *Hold) CoversPersonalData() bool { return h.Covers(Profile) || h.Covers(Usage) }
+
 // ReviewDue reports whether the active hold has reached its review date at now.
 func (h *Hold) ReviewDue(now time.Time) bool { return h.Active() && !now.Before(h.reviewAt) }
 
