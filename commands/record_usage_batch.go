@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -89,41 +90,36 @@ func (s *Service) recordUsageBatch(ctx context.Context, c *RecordUsageBatch) (Re
 		g.index = append(g.index, i)
 	}
 
-	var pos positions
+	// The groups go to the store concurrently: the store's group commit then
+	// writes them in one transaction instead of one commit per (account, day)
+	// stream, one after the other. Each group fills only its own results.
+	var (
+		pos      positions
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, maxConcurrentGroups)
+	)
 	for _, stream := range order {
 		g := groups[stream]
-		r, err := s.store.Append(ctx, stream, eventstore.Any, g.events...)
-		switch {
-		case err == nil:
-			pos.add(r)
-			status := UsageRecorded
-			if r.Duplicate {
-				status = UsageDuplicate
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			written, err := s.appendUsageGroup(ctx, stream, g.events, g.index, out.Results)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range written {
+				pos.add(r)
 			}
-			for _, i := range g.index {
-				out.Results[i].Status = status
+			if err != nil && firstErr == nil {
+				firstErr = err
 			}
-		case errors.Is(err, eventstore.ErrDuplicateID):
-			// Some records were stored before: append one by one to tell which.
-			for k, ev := range g.events {
-				i := g.index[k]
-				r, err := s.store.Append(ctx, stream, eventstore.Any, ev)
-				switch {
-				case errors.Is(err, eventstore.ErrDuplicateID):
-					out.Results[i].Status = UsageDuplicate
-				case err != nil:
-					return Result{}, err
-				default:
-					pos.add(r)
-					out.Results[i].Status = UsageRecorded
-					if r.Duplicate {
-						out.Results[i].Status = UsageDuplicate
-					}
-				}
-			}
-		default:
-			return Result{}, err
-		}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return Result{}, firstErr
 	}
 	for _, it := range out.Results {
 		switch it.Status {
@@ -136,6 +132,48 @@ func (s *Service) recordUsageBatch(ctx context.Context, c *RecordUsageBatch) (Re
 		}
 	}
 	return Result{Position: uint64(pos), Data: out}, nil
+}
+
+// maxConcurrentGroups bounds the appends one batch has in flight.
+const maxConcurrentGroups = 64
+
+// appendUsageGroup appends one stream's records and sets their statuses in
+// results (indexes given by index); it returns the appends that wrote.
+func (s *Service) appendUsageGroup(ctx context.Context, stream string, events []eventstore.Event, index []int,
+	results []RecordUsageItemResult) ([]eventstore.AppendResult, error) {
+	r, err := s.store.Append(ctx, stream, eventstore.Any, events...)
+	switch {
+	case err == nil:
+		status := UsageRecorded
+		if r.Duplicate {
+			status = UsageDuplicate
+		}
+		for _, i := range index {
+			results[i].Status = status
+		}
+		return []eventstore.AppendResult{r}, nil
+	case !errors.Is(err, eventstore.ErrDuplicateID):
+		return nil, err
+	}
+	// Some records were stored before: append one by one to tell which.
+	var written []eventstore.AppendResult
+	for k, ev := range events {
+		i := index[k]
+		r, err := s.store.Append(ctx, stream, eventstore.Any, ev)
+		switch {
+		case errors.Is(err, eventstore.ErrDuplicateID):
+			results[i].Status = UsageDuplicate
+		case err != nil:
+			return written, err
+		default:
+			written = append(written, r)
+			results[i].Status = UsageRecorded
+			if r.Duplicate {
+				results[i].Status = UsageDuplicate
+			}
+		}
+	}
+	return written, nil
 }
 
 // rejectItem fills a rejected record's outcome; errors that are not about the record itself
