@@ -328,7 +328,7 @@ func customerLife(t *testing.T, s *server) {
 	}
 	r = call(t, s, cust.Secret, "POST", "/v1/accounts/"+acct+"/keys", map[string]any{"name": "laptop", "scopes": []string{"inference"}}, 201)
 	r.json(t, &key)
-	pos = r.position(t)
+	r.position(t) // every write returns its position
 	s.canaries = append(s.canaries, key.Secret)
 	var ver struct {
 		Valid     bool   `json:"valid"`
@@ -372,7 +372,7 @@ func customerLife(t *testing.T, s *server) {
 	r = call(t, s, gw.Secret, "POST", "/v1/usage/batch", map[string]any{"records": []any{
 		usage("req-2", 10, 5, 100), usage("req-3", 1, 1, 10), usage("req-1", 100, 50, 1000)}}, 200)
 	r.json(t, &batch)
-	pos = r.position(t)
+	r.position(t)
 	if batch.Recorded != 2 || batch.Duplicates != 1 || batch.Rejected != 0 {
 		t.Fatalf("batch: %+v", batch)
 	}

@@ -165,7 +165,6 @@ type storeBench struct {
 	out    io.Writer
 	admin  *pgxpool.Pool // 64+ connections, schema on the search_path
 	schema string
-	url    string // URL with the schema as search_path
 	base   string
 	store  *postgres.Store
 }

@@ -21,6 +21,33 @@ import (
 	"github.com/ledgerline/ledgerline/projections"
 )
 
+// superviseTask runs a background task until ctx ends or it returns nil,
+// restarting it with
+// backoff when it fails: a database restart or a broker outage must not take
+// the server down (requests meanwhile get 503 with Retry-After), and every
+// task resumes from its own checkpoint.
+func superviseTask(ctx context.Context, name string, run func(context.Context) error, log *slog.Logger) {
+	const maxBackoff = 10 * time.Second
+	backoff := 100 * time.Millisecond
+	for {
+		started := time.Now()
+		err := run(ctx)
+		if ctx.Err() != nil || err == nil {
+			return // stopped, or nothing to do (a disabled task returns nil at once)
+		}
+		if time.Since(started) > time.Minute {
+			backoff = 100 * time.Millisecond // it ran fine for a while
+		}
+		log.Error("background task failed; restarting", "task", name, "err", err.Error(), "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
 // runServe wires keyring → vault → sealer → codec → commands → read models
 // → HTTP API, serves until ctx ends (SIGINT/SIGTERM), then stops accepting,
 // lets in-flight requests finish and closes the store cleanly.
@@ -107,7 +134,6 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	errc := make(chan error, 8)
 	for name, run := range map[string]func(context.Context) error{
 		"read models":    hub.Run,
 		"tokens":         func(ctx context.Context) error { return tokens.Run(ctx, time.Second) },
@@ -122,9 +148,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := run(bg); err != nil && bg.Err() == nil {
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
+			superviseTask(bg, name, run, log)
 		}()
 	}
 	serveErr := make(chan error, 1)
@@ -136,9 +160,6 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		log.Info("shutting down", "reason", "signal")
 	case err := <-serveErr:
 		runErr = err
-	case err := <-errc:
-		runErr = err
-		log.Error("background task failed", "err", err.Error())
 	}
 	// stop accepting, let in-flight requests finish, then stop the
 	// background work and close the store (deferred above)
