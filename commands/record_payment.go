@@ -18,7 +18,7 @@ type RecordPayment struct {
 	AccountID    uuid.UUID `json:"account_id" validate:"required"`
 	Processor    string    `json:"processor" validate:"required,processor"`
 	ProcessorRef string    `json:"processor_ref" validate:"required,max=255"`
-	AmountMicros int64     `json:"amount_micros" validate:"gt=0"`
+	AmountMicros int64     `json:"amount_micros" validate:"gt=0,max=1000000000000"`
 	Currency     string    `json:"currency" validate:"required,len=3,alpha"`
 }
 

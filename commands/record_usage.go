@@ -22,11 +22,11 @@ type RecordUsage struct {
 	RequestID    string     `json:"request_id" validate:"required,max=128"`
 	Provider     string     `json:"provider" validate:"required,max=64"`
 	Model        string     `json:"model" validate:"required,max=128"`
-	InputTokens  int64      `json:"input_tokens" validate:"gte=0"`
-	OutputTokens int64      `json:"output_tokens" validate:"gte=0"`
-	CostMicros   int64      `json:"cost_micros" validate:"gte=0"`
+	InputTokens  int64      `json:"input_tokens" validate:"gte=0,max=1000000000"`
+	OutputTokens int64      `json:"output_tokens" validate:"gte=0,max=1000000000"`
+	CostMicros   int64      `json:"cost_micros" validate:"gte=0,max=10000000000"`
 	Status       string     `json:"status" validate:"required,usage_status"`
-	LatencyMs    int64      `json:"latency_ms" validate:"gte=0"`
+	LatencyMs    int64      `json:"latency_ms" validate:"gte=0,max=86400000"`
 	OccurredAt   *time.Time `json:"occurred_at,omitempty"`
 	ClientIP     string     `json:"client_ip,omitempty" validate:"omitempty,ip"`
 	UserAgent    string     `json:"user_agent,omitempty" validate:"max=512"`

@@ -15,7 +15,7 @@ type RefundPayment struct {
 	Processor    string    `json:"processor" validate:"required,processor"`
 	PaymentRef   string    `json:"payment_ref" validate:"required,max=255"`
 	RefundRef    string    `json:"refund_ref" validate:"required,max=255"`
-	AmountMicros int64     `json:"amount_micros" validate:"gt=0"`
+	AmountMicros int64     `json:"amount_micros" validate:"gt=0,max=1000000000000"`
 }
 
 func (s *Service) refundPayment(ctx context.Context, c *RefundPayment) (Result, error) {

@@ -3,6 +3,7 @@ package commands
 import (
 	"github.com/ledgerline/ledgerline/domain/account"
 	"github.com/ledgerline/ledgerline/domain/apikey"
+	"github.com/ledgerline/ledgerline/domain/audit"
 	"github.com/ledgerline/ledgerline/domain/billing"
 	"github.com/ledgerline/ledgerline/domain/consent"
 	"github.com/ledgerline/ledgerline/domain/operator"
@@ -18,7 +19,7 @@ func NewRegistry() (*eventstore.Registry, error) {
 	r := eventstore.NewRegistry()
 	for _, evs := range [][]any{
 		account.Events(), apikey.Events(), usage.Events(),
-		billing.Events(), consent.Events(), privacy.Events(), operator.Events(),
+		billing.Events(), consent.Events(), privacy.Events(), operator.Events(), audit.Events(),
 	} {
 		if err := r.Register(evs...); err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ledgerline/ledgerline/domain/billing"
 	"github.com/ledgerline/ledgerline/eventstore"
 )
 
@@ -45,7 +46,7 @@ type Deps struct {
 	// Rand is the randomness of ids and API key secrets (default crypto/rand.Reader).
 	Rand io.Reader
 	// NewUserCredits is granted, in micro-units, to the first account of an email hash
-	// (default DefaultNewUserCredits; must not be negative).
+	// (default DefaultNewUserCredits; from 0 to billing.MaxAmountMicros).
 	NewUserCredits int64
 	// Logger receives one line per command, never personal data (default slog.Default()).
 	Logger *slog.Logger
@@ -90,6 +91,8 @@ func New(deps Deps) (*Service, error) {
 		return nil, errors.New("commands: Deps.Pepper must hold at least 16 bytes")
 	case deps.NewUserCredits < 0:
 		return nil, errors.New("commands: Deps.NewUserCredits must not be negative")
+	case deps.NewUserCredits > billing.MaxAmountMicros:
+		return nil, errors.New("commands: Deps.NewUserCredits must not exceed billing.MaxAmountMicros")
 	case deps.MaxAttempts < 0:
 		return nil, errors.New("commands: Deps.MaxAttempts must not be negative")
 	}

@@ -264,6 +264,22 @@ func (m *MemAccounts) Account(ctx context.Context, id uuid.UUID) (AccountView, e
 	return OpenAccount(ctx, m.codec, &c, true)
 }
 
+// PublicAccount is Account without personal fields: nothing is decrypted
+// (auditors' as-of views).
+func (m *MemAccounts) PublicAccount(ctx context.Context, id uuid.UUID) (AccountView, error) {
+	m.mu.RLock()
+	r, ok := m.rows[id]
+	var c AccountRow
+	if ok {
+		c = *r
+	}
+	m.mu.RUnlock()
+	if !ok {
+		return AccountView{}, ErrNotFound
+	}
+	return OpenAccount(ctx, m.codec, &c, false)
+}
+
 // ListAccounts implements AccountsQuery.
 func (m *MemAccounts) ListAccounts(ctx context.Context, f AccountFilter) (AccountPage, error) {
 	limit := PageLimit(f.Limit)

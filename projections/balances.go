@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -40,20 +42,72 @@ type BalanceDelta struct {
 	Credits, Payments, Refunds, DisputesLost, UsageCost, OpenDisputes int64
 }
 
-func (d *BalanceDelta) add(o BalanceDelta) {
-	d.Credits += o.Credits
-	d.Payments += o.Payments
-	d.Refunds += o.Refunds
-	d.DisputesLost += o.DisputesLost
-	d.UsageCost += o.UsageCost
-	d.OpenDisputes += o.OpenDisputes
+// ErrOverflow is returned when a read-model sum would overflow int64. The
+// inputs are bounded (billing.MaxAmountMicros per movement, usage.MaxCostMicros
+// and usage.MaxTokens per record), so reaching it needs about 10^9 maximal
+// records in one sum: it means corrupt or hostile data, and the projector
+// stops with it rather than store a wrong total. Sums are never saturated.
+var ErrOverflow = errors.New("projections: a sum overflows int64")
+
+// AddInt64 returns a + b, or ErrOverflow when the sum does not fit in int64.
+func AddInt64(a, b int64) (int64, error) {
+	s := a + b
+	if (s > a) != (b > 0) {
+		return 0, ErrOverflow
+	}
+	return s, nil
 }
 
-// View turns the stored sums into a BalanceView.
-func (d BalanceDelta) View(account uuid.UUID) BalanceView {
+// SubInt64 returns a − b, or ErrOverflow when the difference does not fit in int64.
+func SubInt64(a, b int64) (int64, error) {
+	s := a - b
+	if (s < a) != (b > 0) {
+		return 0, ErrOverflow
+	}
+	return s, nil
+}
+
+// add adds o to d with checked arithmetic; on ErrOverflow d is unchanged.
+func (d *BalanceDelta) add(o BalanceDelta) error {
+	var n BalanceDelta
+	var err error
+	for _, f := range []struct {
+		dst  *int64
+		a, b int64
+	}{
+		{&n.Credits, d.Credits, o.Credits}, {&n.Payments, d.Payments, o.Payments}, {&n.Refunds, d.Refunds, o.Refunds},
+		{&n.DisputesLost, d.DisputesLost, o.DisputesLost}, {&n.UsageCost, d.UsageCost, o.UsageCost},
+		{&n.OpenDisputes, d.OpenDisputes, o.OpenDisputes},
+	} {
+		if *f.dst, err = AddInt64(f.a, f.b); err != nil {
+			return err
+		}
+	}
+	*d = n
+	return nil
+}
+
+// View turns the stored sums into a BalanceView; ErrOverflow when the balance
+// does not fit in int64.
+func (d BalanceDelta) View(account uuid.UUID) (BalanceView, error) {
+	bal := d.Credits
+	var err error
+	for _, x := range []struct {
+		v   int64
+		add bool
+	}{{d.Payments, true}, {d.Refunds, false}, {d.DisputesLost, false}, {d.UsageCost, false}} {
+		if x.add {
+			bal, err = AddInt64(bal, x.v)
+		} else {
+			bal, err = SubInt64(bal, x.v)
+		}
+		if err != nil {
+			return BalanceView{}, fmt.Errorf("balance: %w", err)
+		}
+	}
 	return BalanceView{AccountID: account, CreditsMicros: d.Credits, PaymentsMicros: d.Payments, RefundsMicros: d.Refunds,
 		DisputesLostMicros: d.DisputesLost, UsageCostMicros: d.UsageCost, OpenDisputesMicros: d.OpenDisputes,
-		BalanceMicros: d.Credits + d.Payments - d.Refunds - d.DisputesLost - d.UsageCost}
+		BalanceMicros: bal}, nil
 }
 
 // Transaction is one money movement: a tax record. It holds no personal
@@ -129,35 +183,43 @@ func DisputeTouches(batch []Record) []DisputeKey {
 
 // FoldBalances applies batch: it adds balance deltas, appends transactions
 // and updates disputes (which must hold every touched existing dispute;
-// changed ones go into dirty).
+// changed ones go into dirty). It fails with ErrOverflow when a sum would
+// overflow int64; deltas, txs and disputes are then partly updated and must
+// be discarded.
 func FoldBalances(batch []Record, deltas map[uuid.UUID]*BalanceDelta, txs *[]Transaction,
-	disputes map[DisputeKey]*DisputeRow, dirty map[DisputeKey]struct{}, order *[]*DisputeRow) {
-	add := func(id uuid.UUID, d BalanceDelta) {
+	disputes map[DisputeKey]*DisputeRow, dirty map[DisputeKey]struct{}, order *[]*DisputeRow) error {
+	var failed error
+	add := func(id uuid.UUID, d BalanceDelta, pos uint64) {
 		c := deltas[id]
 		if c == nil {
 			c = &BalanceDelta{}
 			deltas[id] = c
 		}
-		c.add(d)
+		if err := c.add(d); err != nil && failed == nil {
+			failed = fmt.Errorf("balance sum at position %d: %w", pos, err)
+		}
 	}
 	for i := range batch {
+		if failed != nil {
+			return failed
+		}
 		rec := &batch[i]
 		tx := Transaction{Position: rec.Position, EventID: rec.ID}
 		switch e := rec.Payload.(type) {
 		case usage.Recorded:
 			if e.CostMicros != 0 {
-				add(e.AccountID, BalanceDelta{UsageCost: e.CostMicros})
+				add(e.AccountID, BalanceDelta{UsageCost: e.CostMicros}, rec.Position)
 			}
 			continue
 		case billing.CreditsGranted:
-			add(e.AccountID, BalanceDelta{Credits: e.AmountMicros})
+			add(e.AccountID, BalanceDelta{Credits: e.AmountMicros}, rec.Position)
 			tx.AccountID, tx.Kind, tx.AmountMicros, tx.Reason, tx.At = e.AccountID, TxCredit, e.AmountMicros, e.Reason, TS(e.GrantedAt)
 		case billing.PaymentSucceeded:
-			add(e.AccountID, BalanceDelta{Payments: e.AmountMicros})
+			add(e.AccountID, BalanceDelta{Payments: e.AmountMicros}, rec.Position)
 			tx.AccountID, tx.Kind, tx.AmountMicros, tx.Currency, tx.Processor, tx.Reference, tx.At =
 				e.AccountID, TxPayment, e.AmountMicros, e.Currency, e.Processor, e.ProcessorRef, TS(e.SucceededAt)
 		case billing.Refunded:
-			add(e.AccountID, BalanceDelta{Refunds: e.AmountMicros})
+			add(e.AccountID, BalanceDelta{Refunds: e.AmountMicros}, rec.Position)
 			tx.AccountID, tx.Kind, tx.AmountMicros, tx.Currency, tx.Processor, tx.Reference, tx.PaymentRef, tx.At =
 				e.AccountID, TxRefund, -e.AmountMicros, e.Currency, e.Processor, e.RefundRef, e.PaymentRef, TS(e.RefundedAt)
 		case billing.DisputeOpened:
@@ -174,7 +236,7 @@ func FoldBalances(batch []Record, deltas map[uuid.UUID]*BalanceDelta, txs *[]Tra
 			if order != nil {
 				*order = append(*order, d)
 			}
-			add(e.AccountID, BalanceDelta{OpenDisputes: e.AmountMicros})
+			add(e.AccountID, BalanceDelta{OpenDisputes: e.AmountMicros}, rec.Position)
 			tx.AccountID, tx.Kind, tx.Currency, tx.Processor, tx.Reference, tx.PaymentRef, tx.At =
 				e.AccountID, TxDisputeOpen, e.Currency, e.Processor, e.DisputeID, e.PaymentRef, TS(e.OpenedAt)
 		case billing.DisputeResolved:
@@ -193,7 +255,7 @@ func FoldBalances(batch []Record, deltas map[uuid.UUID]*BalanceDelta, txs *[]Tra
 				delta.DisputesLost = d.AmountMicros
 				tx.Kind, tx.AmountMicros = TxDisputeLost, -d.AmountMicros
 			}
-			add(e.AccountID, delta)
+			add(e.AccountID, delta, rec.Position)
 			tx.AccountID, tx.Currency, tx.Processor, tx.Reference, tx.PaymentRef, tx.At =
 				e.AccountID, d.Currency, e.Processor, e.DisputeID, d.PaymentRef, TS(e.ResolvedAt)
 		default:
@@ -201,6 +263,7 @@ func FoldBalances(batch []Record, deltas map[uuid.UUID]*BalanceDelta, txs *[]Tra
 		}
 		*txs = append(*txs, tx)
 	}
+	return failed
 }
 
 // MemBalances is the in-memory balances and transactions read model.
@@ -210,7 +273,6 @@ type MemBalances struct {
 	txs       map[uuid.UUID][]Transaction
 	disputes  map[DisputeKey]*DisputeRow
 	byAccount map[uuid.UUID][]*DisputeRow
-	scratch   []Transaction
 }
 
 var _ BalancesQuery = (*MemBalances)(nil)
@@ -221,16 +283,77 @@ func NewMemBalances() *MemBalances {
 		disputes: map[DisputeKey]*DisputeRow{}, byAccount: map[uuid.UUID][]*DisputeRow{}}
 }
 
-func (m *MemBalances) apply(batch []Record) {
+// balancesCommit is a checked batch for MemBalances, ready to store.
+type balancesCommit struct {
+	balances map[uuid.UUID]BalanceDelta
+	txs      []Transaction
+	disputes map[DisputeKey]*DisputeRow // copies of existing rows, and new rows
+	order    []*DisputeRow              // new rows, in opening order
+}
+
+// prepare folds batch into copies, with checked sums, without changing the
+// model: a batch that would overflow a balance is refused whole.
+func (m *MemBalances) prepare(batch []Record) (*balancesCommit, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	c := &balancesCommit{balances: map[uuid.UUID]BalanceDelta{}, disputes: map[DisputeKey]*DisputeRow{}}
+	for i := range batch {
+		var k DisputeKey
+		switch e := batch[i].Payload.(type) {
+		case billing.DisputeOpened:
+			k = DisputeKey{e.AccountID, e.Processor, e.DisputeID}
+		case billing.DisputeResolved:
+			k = DisputeKey{e.AccountID, e.Processor, e.DisputeID}
+		default:
+			continue
+		}
+		if d := m.disputes[k]; d != nil && c.disputes[k] == nil {
+			cp := *d
+			c.disputes[k] = &cp
+		}
+	}
+	deltas := map[uuid.UUID]*BalanceDelta{}
+	if err := FoldBalances(batch, deltas, &c.txs, c.disputes, nil, &c.order); err != nil {
+		return nil, err
+	}
+	for id, d := range deltas {
+		var b BalanceDelta
+		if cur := m.balances[id]; cur != nil {
+			b = *cur
+		}
+		if err := b.add(*d); err != nil {
+			return nil, fmt.Errorf("balance sum: %w", err)
+		}
+		if _, err := b.View(id); err != nil {
+			return nil, err
+		}
+		c.balances[id] = b
+	}
+	return c, nil
+}
+
+// commit stores what prepare computed.
+func (m *MemBalances) commit(c *balancesCommit) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var order []*DisputeRow
-	m.scratch = m.scratch[:0]
-	FoldBalances(batch, m.balances, &m.scratch, m.disputes, nil, &order)
-	for _, t := range m.scratch {
+	for id, b := range c.balances {
+		if cur := m.balances[id]; cur != nil {
+			*cur = b
+		} else {
+			m.balances[id] = &b
+		}
+	}
+	for _, t := range c.txs {
 		m.txs[t.AccountID] = append(m.txs[t.AccountID], t)
 	}
-	for _, d := range order {
+	for k, d := range c.disputes {
+		if cur := m.disputes[k]; cur != nil {
+			*cur = *d // byAccount holds the same pointer
+		} else {
+			m.disputes[k] = d
+		}
+	}
+	for _, d := range c.order {
 		m.byAccount[d.AccountID] = append(m.byAccount[d.AccountID], d)
 	}
 }
@@ -243,7 +366,7 @@ func (m *MemBalances) Balance(_ context.Context, accountID uuid.UUID) (BalanceVi
 	if b := m.balances[accountID]; b != nil {
 		d = *b
 	}
-	return d.View(accountID), nil
+	return d.View(accountID)
 }
 
 // Transactions implements BalancesQuery.

@@ -20,7 +20,7 @@ func TestFastUsageRecordedMatchesCodec(t *testing.T) {
 	cases := []usage.RecordParams{
 		{RequestID: "r1", Provider: "openai", Model: "gpt-4o", InputTokens: 10, OutputTokens: 0, CostMicros: 5, Status: "ok", LatencyMs: 3},
 		{RequestID: "r-é", Provider: "x", Model: `quo"te`, Status: "error"},
-		{RequestID: "big", Provider: "p", Model: "m", InputTokens: 1 << 40, Status: "timeout", ClientIP: "1.2.3.4"},
+		{RequestID: "big", Provider: "p", Model: "m", InputTokens: usage.MaxTokens, CostMicros: usage.MaxCostMicros, Status: "timeout", ClientIP: "1.2.3.4"},
 	}
 	for i, p := range cases {
 		p.KeyID, p.AccountID = [16]byte{1, byte(i)}, [16]byte{2, byte(i)}

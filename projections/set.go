@@ -103,10 +103,20 @@ func (s *MemSet) ApplyBatch(_ context.Context, batch []Record) error {
 	if batch[0].Position != pos+1 {
 		return fmt.Errorf("projections: memory read models at %d got position %d", pos, batch[0].Position)
 	}
+	// The summing models check their sums first, so a batch that would
+	// overflow one (ErrOverflow) is refused before any model changes.
+	usage, err := s.usage.prepare(batch)
+	if err != nil {
+		return fmt.Errorf("projections: memory read models: %w", err)
+	}
+	balances, err := s.balances.prepare(batch)
+	if err != nil {
+		return fmt.Errorf("projections: memory read models: %w", err)
+	}
 	s.accounts.apply(batch)
 	s.keys.apply(batch)
-	s.usage.apply(batch)
-	s.balances.apply(batch)
+	s.usage.commit(usage)
+	s.balances.commit(balances)
 	s.consent.apply(batch)
 	s.fraud.apply(batch)
 	s.privacy.apply(batch)

@@ -42,14 +42,28 @@ type UsageCounts struct {
 	ErrorReports int64 `json:"error_reports"` // usage.error_reported events
 }
 
-// Add adds o to c.
-func (c *UsageCounts) Add(o UsageCounts) {
-	c.Requests += o.Requests
-	c.InputTokens += o.InputTokens
-	c.OutputTokens += o.OutputTokens
-	c.CostMicros += o.CostMicros
-	c.Errors += o.Errors
-	c.ErrorReports += o.ErrorReports
+// Add adds o to c with checked arithmetic: on int64 overflow it returns
+// ErrOverflow and leaves c unchanged. Usage figures are bounded per record
+// (usage.MaxTokens, usage.MaxCostMicros), so an overflow needs about 10^9
+// maximal records in one sum; a read model that meets one fails loudly
+// rather than storing a wrong total.
+func (c *UsageCounts) Add(o UsageCounts) error {
+	var n UsageCounts
+	var err error
+	for _, f := range []struct {
+		dst  *int64
+		a, b int64
+	}{
+		{&n.Requests, c.Requests, o.Requests}, {&n.InputTokens, c.InputTokens, o.InputTokens},
+		{&n.OutputTokens, c.OutputTokens, o.OutputTokens}, {&n.CostMicros, c.CostMicros, o.CostMicros},
+		{&n.Errors, c.Errors, o.Errors}, {&n.ErrorReports, c.ErrorReports, o.ErrorReports},
+	} {
+		if *f.dst, err = AddInt64(f.a, f.b); err != nil {
+			return err
+		}
+	}
+	*c = n
+	return nil
 }
 
 // UsageKey identifies one stored usage bucket.
@@ -89,39 +103,47 @@ type UsageQuery interface {
 	UsageTotals(ctx context.Context, f UsageFilter) (UsageCounts, error)
 }
 
-// FoldUsage adds a batch's usage into deltas.
-func FoldUsage(batch []Record, deltas map[UsageKey]*UsageCounts) {
+// FoldUsage adds a batch's usage into deltas. It fails with ErrOverflow when
+// a sum would overflow int64 (deltas are then partly updated: discard them).
+func FoldUsage(batch []Record, deltas map[UsageKey]*UsageCounts) error {
 	for i := range batch {
-		switch e := batch[i].Payload.(type) {
-		case usage.Recorded:
-			k := UsageKey{AccountID: e.AccountID, KeyID: e.KeyID, Model: e.Model, Provider: e.Provider, Day: Day(e.OccurredAt)}
-			c := deltas[k]
-			if c == nil {
-				c = &UsageCounts{}
-				deltas[k] = c
-			}
-			c.Requests++
-			c.InputTokens += e.InputTokens
-			c.OutputTokens += e.OutputTokens
-			c.CostMicros += e.CostMicros
-			if e.Status != usage.StatusOK.String() {
-				c.Errors++
-			}
-		case usage.ErrorReported:
-			k := UsageKey{AccountID: e.AccountID, KeyID: e.KeyID, Model: e.Model, Provider: e.Provider, Day: Day(e.OccurredAt)}
-			c := deltas[k]
-			if c == nil {
-				c = &UsageCounts{}
-				deltas[k] = c
-			}
-			c.ErrorReports++
+		k, d, ok := usageDelta(batch[i].Payload)
+		if !ok {
+			continue
+		}
+		c := deltas[k]
+		if c == nil {
+			c = &UsageCounts{}
+			deltas[k] = c
+		}
+		if err := c.Add(d); err != nil {
+			return fmt.Errorf("usage sum at position %d: %w", batch[i].Position, err)
 		}
 	}
+	return nil
+}
+
+// usageDelta is what one event adds to its usage bucket.
+func usageDelta(payload any) (UsageKey, UsageCounts, bool) {
+	switch e := payload.(type) {
+	case usage.Recorded:
+		k := UsageKey{AccountID: e.AccountID, KeyID: e.KeyID, Model: e.Model, Provider: e.Provider, Day: Day(e.OccurredAt)}
+		d := UsageCounts{Requests: 1, InputTokens: e.InputTokens, OutputTokens: e.OutputTokens, CostMicros: e.CostMicros}
+		if e.Status != usage.StatusOK.String() {
+			d.Errors = 1
+		}
+		return k, d, true
+	case usage.ErrorReported:
+		k := UsageKey{AccountID: e.AccountID, KeyID: e.KeyID, Model: e.Model, Provider: e.Provider, Day: Day(e.OccurredAt)}
+		return k, UsageCounts{ErrorReports: 1}, true
+	}
+	return UsageKey{}, UsageCounts{}, false
 }
 
 // GroupUsage groups rows (already filtered to f's account, days and key)
-// as f asks. Both implementations use it for the final shape.
-func GroupUsage(rows map[UsageKey]UsageCounts, f UsageFilter) []UsageBucket {
+// as f asks. Both implementations use it for the final shape. A group whose
+// sum would overflow int64 is an error (ErrOverflow), never a wrong number.
+func GroupUsage(rows map[UsageKey]UsageCounts, f UsageFilter) ([]UsageBucket, error) {
 	type gk struct {
 		day      time.Time
 		model    string
@@ -160,7 +182,9 @@ func GroupUsage(rows map[UsageKey]UsageCounts, f UsageFilter) []UsageBucket {
 			}
 			groups[g] = b
 		}
-		b.Add(c)
+		if err := b.Add(c); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]UsageBucket, 0, len(groups))
 	for _, b := range groups {
@@ -193,7 +217,7 @@ func GroupUsage(rows map[UsageKey]UsageCounts, f UsageFilter) []UsageBucket {
 		}
 		return false
 	})
-	return out
+	return out, nil
 }
 
 // InUsageFilter reports whether a stored bucket falls within f.
@@ -223,36 +247,47 @@ func NewMemUsage() *MemUsage {
 	return &MemUsage{byAccount: map[uuid.UUID]map[UsageKey]*UsageCounts{}}
 }
 
-func (m *MemUsage) apply(batch []Record) {
+// usageCommit is a checked batch of new bucket values, ready to store.
+type usageCommit map[UsageKey]UsageCounts
+
+// prepare computes the buckets batch changes, with checked sums, without
+// changing the model: a batch that would overflow is refused whole.
+func (m *MemUsage) prepare(batch []Record) (usageCommit, error) {
+	deltas := map[UsageKey]*UsageCounts{}
+	if err := FoldUsage(batch, deltas); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make(usageCommit, len(deltas))
+	for k, d := range deltas {
+		var c UsageCounts
+		if cur := m.byAccount[k.AccountID][k]; cur != nil {
+			c = *cur
+		}
+		if err := c.Add(*d); err != nil {
+			return nil, fmt.Errorf("usage sum: %w", err)
+		}
+		out[k] = c
+	}
+	return out, nil
+}
+
+// commit stores what prepare computed.
+func (m *MemUsage) commit(u usageCommit) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := range batch {
-		var k UsageKey
-		var d UsageCounts
-		switch e := batch[i].Payload.(type) {
-		case usage.Recorded:
-			k = UsageKey{AccountID: e.AccountID, KeyID: e.KeyID, Model: e.Model, Provider: e.Provider, Day: Day(e.OccurredAt)}
-			d = UsageCounts{Requests: 1, InputTokens: e.InputTokens, OutputTokens: e.OutputTokens, CostMicros: e.CostMicros}
-			if e.Status != usage.StatusOK.String() {
-				d.Errors = 1
-			}
-		case usage.ErrorReported:
-			k = UsageKey{AccountID: e.AccountID, KeyID: e.KeyID, Model: e.Model, Provider: e.Provider, Day: Day(e.OccurredAt)}
-			d = UsageCounts{ErrorReports: 1}
-		default:
-			continue
-		}
+	for k, c := range u {
 		acc := m.byAccount[k.AccountID]
 		if acc == nil {
 			acc = map[UsageKey]*UsageCounts{}
 			m.byAccount[k.AccountID] = acc
 		}
-		c := acc[k]
-		if c == nil {
-			c = &UsageCounts{}
-			acc[k] = c
+		if cur := acc[k]; cur != nil {
+			*cur = c
+		} else {
+			acc[k] = &c
 		}
-		c.Add(d)
 	}
 }
 
@@ -270,14 +305,16 @@ func (m *MemUsage) rows(f UsageFilter) map[UsageKey]UsageCounts {
 
 // Usage implements UsageQuery.
 func (m *MemUsage) Usage(_ context.Context, f UsageFilter) ([]UsageBucket, error) {
-	return GroupUsage(m.rows(f), f), nil
+	return GroupUsage(m.rows(f), f)
 }
 
 // UsageTotals implements UsageQuery.
 func (m *MemUsage) UsageTotals(_ context.Context, f UsageFilter) (UsageCounts, error) {
 	var t UsageCounts
 	for _, c := range m.rows(f) {
-		t.Add(c)
+		if err := t.Add(c); err != nil {
+			return UsageCounts{}, err
+		}
 	}
 	return t, nil
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -101,6 +102,8 @@ type Store struct {
 	mu     sync.RWMutex // readers hold it shared; Close takes it to shut the db
 	closed bool
 	once   sync.Once
+
+	stats struct{ commits, events atomic.Uint64 }
 
 	// Owned by the committing goroutine.
 	arena   arena
@@ -232,6 +235,7 @@ type txBuckets struct {
 func (s *Store) commit(batch []*eventstore.AppendRequest) {
 	s.arena.reset()
 	var head eventstore.Head
+	var written uint64
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := txBuckets{
 			events:  tx.Bucket(bucketEvents),
@@ -259,6 +263,7 @@ func (s *Store) commit(batch []*eventstore.AppendRequest) {
 		if head.Position == start {
 			return errNothingWritten // roll back: no commit, no fsync
 		}
+		written = head.Position - start
 		v := s.arena.alloc(8 + 32)
 		binary.BigEndian.PutUint64(v, head.Position)
 		copy(v[8:], head.Hash[:])
@@ -274,7 +279,20 @@ func (s *Store) commit(batch []*eventstore.AppendRequest) {
 		}
 		return
 	}
+	s.stats.commits.Add(1)
+	s.stats.events.Add(written)
 	s.wake.Notify()
+}
+
+// Stats counts the store's group commits since Open.
+type Stats struct {
+	Commits uint64 // transactions that wrote events (one fsync each)
+	Events  uint64 // events written
+}
+
+// Stats returns the commit counters (for benchmarks and metrics).
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.stats.commits.Load(), Events: s.stats.events.Load()}
 }
 
 // apply checks and writes one request inside the batch transaction. It

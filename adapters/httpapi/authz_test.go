@@ -71,6 +71,9 @@ var wantRoles = map[string]string{
 	"GET /v1/audit/streams/{stream}": "admin compliance auditor",
 	"GET /v1/audit/head":             "admin compliance auditor",
 	"GET /v1/audit/verify":           "admin compliance auditor",
+	"GET /v1/audit/checkpoints":      "admin compliance auditor",
+
+	"GET /v1/audit/accounts/{account_id}": "admin compliance auditor",
 }
 
 // ownBodies are valid bodies for the "another account" check, so that the

@@ -235,12 +235,25 @@ func (g *schemaGen) applyRules(s obj, t reflect.Type, v string) {
 
 func problemSchema() obj {
 	return obj{"type": "object", "required": []string{"type", "title", "status"}, "properties": obj{
-		"type": obj{"type": "string", "format": "uri"}, "title": obj{"type": "string"}, "status": obj{"type": "integer"},
-		"detail": obj{"type": "string"}, "instance": obj{"type": "string"},
+		"type":  obj{"type": "string", "format": "uri", "description": "one of " + strings.Join(problemTypes(), ", ") + " (see docs/api.md)"},
+		"title": obj{"type": "string"}, "status": obj{"type": "integer"},
+		"detail":     obj{"type": "string"},
+		"instance":   obj{"type": "string", "description": "the path template of the matched route, e.g. /v1/accounts/{account_id}; absent when no route matched. Never the request's own path"},
 		"request_id": obj{"type": "string", "description": "quote it when reporting a problem"},
 		"errors": obj{"type": "array", "items": obj{"type": "object", "required": []string{"field", "rule", "message"}, "properties": obj{
 			"field": obj{"type": "string"}, "rule": obj{"type": "string"}, "message": obj{"type": "string", "description": "never repeats the submitted value"}}}},
 	}}
+}
+
+// problemTypes lists the problem type URIs the API answers with (docs/api.md).
+func problemTypes() []string {
+	kinds := []string{"invalid-request", "unauthenticated", "forbidden", "not-found", "conflict", "too-large",
+		"unsupported-media-type", "validation", "too-many-auth-failures", "not-caught-up", "unavailable", "timeout", "internal"}
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = problemTypeBase + k
+	}
+	return out
 }
 
 func problemResp(desc string) obj {
@@ -286,7 +299,7 @@ func buildOpenAPI(routes []route) obj {
 			}
 			if bodyFields(t, rt.path) {
 				op["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": g.schema(t, omit, true)}}}
-				responses["400"] = problemResp("malformed JSON, unknown field or wrong type")
+				responses["400"] = problemResp("malformed JSON, invalid UTF-8, a duplicated, unknown or wrongly typed field")
 				responses["413"] = problemResp("body too large")
 				responses["415"] = problemResp("content type is not application/json")
 			}
@@ -329,6 +342,7 @@ func buildOpenAPI(routes []route) obj {
 			op["description"] = "Roles: " + strings.Join(roles, ", ") + "." + ownNote(rt)
 			responses["401"] = problemResp("no valid bearer token")
 			responses["403"] = problemResp("the token's role (or account) may not do this")
+			responses["429"] = problemResp("too-many-auth-failures: this address presented too many wrong tokens; retry after Retry-After")
 			if strings.Contains(rt.path, "{") {
 				responses["404"] = problemResp("no such resource")
 			}

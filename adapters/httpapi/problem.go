@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Problem is an RFC 9457 application/problem+json body. Detail and field
@@ -74,7 +75,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	}
 	out := *p
 	out.RequestID = requestID(r.Context())
-	out.Instance = r.URL.Path
+	out.Instance = instanceOf(r)
 	switch out.Status {
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
@@ -85,6 +86,24 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(out.Status)
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// instanceOf is the problem's "instance": the path template of the matched
+// route (e.g. "/v1/accounts/{account_id}"), never the request's own path,
+// which may carry personal data a caller put where an id belongs. Requests no
+// route matched get none.
+func instanceOf(r *http.Request) string {
+	pattern := r.Pattern
+	if st := stateOf(r.Context()); st != nil && st.route != "" {
+		pattern = st.route // set by the route wrapper; also seen by the outer panic handler
+	}
+	if pattern == "" || pattern == "/" {
+		return "" // the catch-all: no route matched
+	}
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
 }
 
 // mapError is the one place that turns errors into problems (nil: unknown).

@@ -150,6 +150,10 @@ func (s *Server) routeTable() []route {
 			query: []param{{"from", "integer", "first version (default 1)", false}, qLimit}, h: s.auditStream},
 		{method: "GET", path: "/v1/audit/head", op: "auditHead", summary: "The last position and its chain hash", tag: tagAudit, roles: rAudit, resp: HeadView{}, h: s.auditHead},
 		{method: "GET", path: "/v1/audit/verify", op: "auditVerify", summary: "Verify the whole hash chain (no decryption)", tag: tagAudit, roles: rAudit, resp: VerifyView{}, h: s.auditVerify},
+		{method: "GET", path: "/v1/audit/checkpoints", op: "auditCheckpoints", summary: "Signed chain checkpoints recorded in the log (audit.chain_checkpoint_signed), in signing order", tag: tagAudit, roles: rAudit, resp: CheckpointList{},
+			query: []param{{"from", "integer", "first version of the audit-checkpoints stream (default 1)", false}, qLimit}, h: s.auditCheckpoints},
+		{method: "GET", path: "/v1/audit/accounts/{account_id}", op: "auditAccountAsOf", summary: "An account's public state as of a past moment (status, balance and transactions, consent, usage totals), replayed from the log; nothing is decrypted", tag: tagAudit, roles: rAudit, resp: AccountAsOf{},
+			query: []param{{"as_of", "string", "the moment: an RFC 3339 time (events recorded up to it) or a log position (events up to it)", true}, qCursor, qLimit}, h: s.auditAccountAsOf},
 	}
 }
 

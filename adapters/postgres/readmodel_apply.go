@@ -97,7 +97,9 @@ func (p *rmProjector) ApplyBatch(ctx context.Context, batch []projections.Record
 		}
 		write := &pgx.Batch{}
 		for _, w := range work {
-			w.fold(&invalid)
+			if err := w.fold(&invalid); err != nil {
+				return fmt.Errorf("read model %s: %w", w.name, err)
+			}
 			if err := w.queueWrite(write); err != nil {
 				return err
 			}
@@ -284,7 +286,10 @@ func (w *rmWork) queueLoad(b *pgx.Batch) {
 	}
 }
 
-func (w *rmWork) fold(invalid *[]uuid.UUID) {
+// fold applies the batch to the loaded rows. The usage and balances sums
+// are checked: an int64 overflow is projections.ErrOverflow and fails the
+// batch (PostgreSQL's bigint "+" in queueWrite errors too, 22003).
+func (w *rmWork) fold(invalid *[]uuid.UUID) error {
 	switch w.name {
 	case RMAccounts:
 		projections.FoldAccounts(w.accounts, w.batch, w.dirty, nil)
@@ -292,10 +297,10 @@ func (w *rmWork) fold(invalid *[]uuid.UUID) {
 		projections.FoldKeys(&w.keys, w.batch, w.dirty, w.dirtyAcc, invalid)
 	case RMUsage:
 		w.usage = map[projections.UsageKey]*projections.UsageCounts{}
-		projections.FoldUsage(w.batch, w.usage)
+		return projections.FoldUsage(w.batch, w.usage)
 	case RMBalances:
 		w.balances = map[uuid.UUID]*projections.BalanceDelta{}
-		projections.FoldBalances(w.batch, w.balances, &w.txs, w.disputes, w.dirtyDisp, nil)
+		return projections.FoldBalances(w.batch, w.balances, &w.txs, w.disputes, w.dirtyDisp, nil)
 	case RMConsent:
 		projections.FoldConsent(w.batch, &w.receipts)
 	case RMFraud:
@@ -303,6 +308,7 @@ func (w *rmWork) fold(invalid *[]uuid.UUID) {
 	case RMPrivacy:
 		projections.FoldPrivacy(&w.privacy, w.batch, w.dirty, w.dirtyHold)
 	}
+	return nil
 }
 
 func (w *rmWork) queueWrite(b *pgx.Batch) error {

@@ -253,7 +253,11 @@ func (q rmUsage) Usage(ctx context.Context, f projections.UsageFilter) ([]projec
 	if err != nil {
 		return nil, err
 	}
-	return projections.GroupUsage(rows, f), nil
+	out, err := projections.GroupUsage(rows, f)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: usage: %w", err)
+	}
+	return out, nil
 }
 
 func (q rmUsage) UsageTotals(ctx context.Context, f projections.UsageFilter) (projections.UsageCounts, error) {
@@ -263,7 +267,9 @@ func (q rmUsage) UsageTotals(ctx context.Context, f projections.UsageFilter) (pr
 	}
 	var t projections.UsageCounts
 	for _, c := range rows {
-		t.Add(c)
+		if err := t.Add(c); err != nil {
+			return projections.UsageCounts{}, fmt.Errorf("postgres: usage totals: %w", err)
+		}
 	}
 	return t, nil
 }
@@ -277,7 +283,7 @@ func (q rmBalances) Balance(ctx context.Context, id uuid.UUID) (projections.Bala
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return projections.BalanceView{}, fmt.Errorf("postgres: balance: %w", mapErr(err))
 	}
-	return d.View(id), nil
+	return d.View(id)
 }
 
 func scanTx(rows pgx.Rows) (projections.Transaction, error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ledgerline/ledgerline/eventstore"
+	"github.com/ledgerline/ledgerline/projections"
 )
 
 // Config configures Open. Only URL is required.
@@ -264,6 +265,9 @@ func mapErr(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if errors.Is(err, projections.ErrOverflow) {
+		return err // a read-model sum overflows: a fault of the data, not of the connection
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
@@ -271,6 +275,9 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w (constraint %s)", eventstore.ErrConcurrency, pgErr.ConstraintName)
 		case pgErr.Code == "40001" || pgErr.Code == "40P01":
 			return fmt.Errorf("%w (serialization failure %s)", eventstore.ErrConcurrency, pgErr.Code)
+		case pgErr.Code == "22003":
+			// numeric_value_out_of_range: a bigint sum overflowed in SQL
+			return fmt.Errorf("postgres: server error %s: %w", pgErr.Code, projections.ErrOverflow)
 		case len(pgErr.Code) >= 2 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "57" || pgErr.Code[:2] == "53"):
 			return fmt.Errorf("%w: server error %s", eventstore.ErrUnavailable, pgErr.Code)
 		}

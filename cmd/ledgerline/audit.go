@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -40,7 +41,8 @@ func runAudit(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprint(out, `Usage: ledgerline audit <command> [flags]  (every command takes --help)
 
 Commands:
-  verify      check the whole hash chain; with --checkpoint also that a signed checkpoint is still in the log
+  verify      check the whole hash chain and the signed checkpoints recorded in the log; with --checkpoint
+              also that a signed checkpoint file is still in the log
   export      write the log as JSON Lines (sealed personal data stays encrypted)
   checkpoint  verify the chain and sign its head with the keyring's key
 
@@ -60,13 +62,17 @@ locked while a server runs on it: stop the server, or use the HTTP audit endpoin
 }
 
 func runAuditVerify(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("audit verify", "audit verify [--data-dir D | --database-url URL] [--checkpoint F --public-key KEY]\n\n"+
+	fs := newFlags("audit verify", "audit verify [--data-dir D | --database-url URL] [--public-key KEY] [--checkpoint F]\n\n"+
 		"Reads the whole log and checks the hash chain (gapless positions, every link, every hash)\n"+
 		"without decrypting anything. Exits non-zero and names the first broken position if any.\n"+
-		"With --checkpoint it also checks the log still holds the signed checkpoint's position with\n"+
-		"the same hash (nothing before it was rewritten or truncated).")
+		"It also checks every signed checkpoint recorded in the log (serve --chain-checkpoint-interval):\n"+
+		"its signature (--public-key, else the keyring's key) and that the log's content up to its\n"+
+		"position still hashes to what it signed; a rewritten history names the checkpoint.\n"+
+		"With --checkpoint (and --public-key) it also checks the log still holds a signed checkpoint\n"+
+		"file's position with the same hash (nothing before it was rewritten or truncated).")
 	sf := addStoreFlags(fs)
 	pf := addPublicKeyFlags(fs)
+	kf := addKeyringFlag(fs)
 	cpFile := fs.String("checkpoint", "", "signed checkpoint `FILE` (from ledgerline audit checkpoint)")
 	quiet := fs.Bool("quiet", false, "no progress on standard error")
 	if err := parseNoArgs(fs, args); err != nil {
@@ -87,24 +93,72 @@ func runAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("checkpoint %s does NOT verify: %w", *cpFile, err)
 		}
 		cp = &c
-	} else if pf.given() {
-		return errors.New("--public-key is only used with --checkpoint")
 	}
 	s, err := sf.openExisting(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	res, err := verifyWithProgress(ctx, s, *quiet)
-	var ce *eventstore.ChainError
-	if errors.As(err, &ce) {
-		fmt.Fprintf(out, "BROKEN: hash chain broken at position %d: %s (%d events before it verified)\n", ce.Position, ce.Reason, res.Events)
-		return fmt.Errorf("audit verify: hash chain broken at position %d: %s", ce.Position, ce.Reason)
+	logged, err := readCheckpoints(ctx, s, 1)
+	if err != nil {
+		fmt.Fprintf(out, "BROKEN: %v\n", err)
+		return fmt.Errorf("audit verify: %w", err)
 	}
+	var pub ed25519.PublicKey
+	if len(logged) > 0 {
+		if pub, err = checkpointKey(sf, pf, kf); err != nil {
+			return fmt.Errorf("audit verify: the log holds %d signed checkpoints: %w", len(logged), err)
+		}
+	}
+	signed := map[uint64]eventstore.Hash{} // checkpoint position → the content's hash there, filled by the walk
+	for _, c := range logged {
+		signed[c.Position] = eventstore.Hash{}
+	}
+	head, err := s.Head(ctx)
 	if err != nil {
 		return fmt.Errorf("audit verify: %w", err)
 	}
-	fmt.Fprintf(out, "OK: hash chain verified: %d events, head position %d hash %s\n", res.Events, res.Head.Position, res.Head.Hash)
+	p := newProgress("verifying hash chain", head.Position, *quiet)
+	res, last, err := walkChain(ctx, s, signed, p.set)
+	p.done(res.Events)
+	var ce *eventstore.ChainError
+	switch {
+	case errors.As(err, &ce):
+		fmt.Fprintf(out, "BROKEN: hash chain broken at position %d: %s (%d events before it verified)\n", ce.Position, ce.Reason, res.Events)
+	case err != nil:
+		return fmt.Errorf("audit verify: %w", err)
+	default:
+		fmt.Fprintf(out, "OK: hash chain verified: %d events, head position %d hash %s\n", res.Events, res.Head.Position, res.Head.Hash)
+	}
+	var failed []string
+	for _, c := range logged {
+		at := fmt.Sprintf("signed checkpoint at position %d (recorded at position %d, signed %s)", c.Position, c.EventPosition, c.SignedAt.Format(time.RFC3339))
+		h, verr := c.Verify(pub)
+		switch {
+		case verr != nil:
+			fmt.Fprintf(out, "BROKEN: %s: %v\n", at, verr)
+			failed = append(failed, fmt.Sprintf("checkpoint at position %d does not verify", c.Position))
+		case c.Position > last:
+			fmt.Fprintf(out, "BROKEN: %s: the log ends at position %d\n", at, last)
+			failed = append(failed, fmt.Sprintf("checkpoint at position %d is beyond the log's end: events were removed", c.Position))
+		case signed[c.Position] != eventstore.Hash(h):
+			fmt.Fprintf(out, "BROKEN: %s: the log up to it now hashes to %s, the checkpoint signed %s\n", at, signed[c.Position], eventstore.Hash(h))
+			failed = append(failed, fmt.Sprintf("checkpoint at position %d no longer matches the log: history up to it was rewritten", c.Position))
+		}
+	}
+	if len(logged) > 0 && len(failed) == 0 {
+		l := logged[len(logged)-1]
+		fmt.Fprintf(out, "OK: %d signed checkpoints in the log verified (latest: position %d, signed %s, key %s)\n",
+			len(logged), l.Position, l.SignedAt.Format(time.RFC3339), l.PublicKeyID)
+	}
+	switch {
+	case ce != nil && len(failed) > 0:
+		return fmt.Errorf("audit verify: hash chain broken at position %d: %s; %s", ce.Position, ce.Reason, strings.Join(failed, "; "))
+	case ce != nil:
+		return fmt.Errorf("audit verify: hash chain broken at position %d: %s", ce.Position, ce.Reason)
+	case len(failed) > 0:
+		return fmt.Errorf("audit verify: %s", strings.Join(failed, "; "))
+	}
 	if cp == nil {
 		return nil
 	}
@@ -129,6 +183,86 @@ func runAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 	_, err = fmt.Fprintf(out, "OK: checkpoint of %s (position %d, hash %s) is still in the log\n",
 		cp.Time.Format(time.RFC3339), cp.Position, cp.Hash)
 	return err
+}
+
+// checkpointKey is the public key in-log checkpoints are checked with:
+// --public-key(-file) when given, else the keyring's signing key.
+func checkpointKey(sf *storeFlags, pf *publicKeyFlags, kf *keyringFlag) (ed25519.PublicKey, error) {
+	if pf.given() {
+		return pf.load()
+	}
+	dataDir, _, err := sf.resolved()
+	if err != nil {
+		return nil, err
+	}
+	kr, err := kf.openExisting(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("give the signer's --public-key, or the keyring: %w", err)
+	}
+	pub, ok := kr.SigningKey().Public().(ed25519.PublicKey)
+	if !ok {
+		return nil, errors.New("the keyring's signing key is not Ed25519")
+	}
+	return pub, nil
+}
+
+// walkChain checks the chain like eventstore.VerifyChain (res and the first
+// break are what it would return) but reads on past a break, recomputing the
+// chain from the stored content, and fills at[p] with the hash the content
+// up to p chains to: what a checkpoint of p must have signed. It returns the
+// last position stored.
+func walkChain(ctx context.Context, s eventstore.Store, at map[uint64]eventstore.Hash, progress func(uint64)) (eventstore.VerifyResult, uint64, error) {
+	var (
+		res         eventstore.VerifyResult
+		broken      *eventstore.ChainError
+		prevStored  eventstore.Hash
+		prevContent eventstore.Hash
+		next        uint64 = 1
+		last        uint64
+		scratch     []byte
+	)
+	breakAt := func(pos uint64, reason string) {
+		if broken == nil {
+			broken = &eventstore.ChainError{Position: pos, Reason: reason}
+		}
+	}
+	for {
+		page, err := s.ReadAll(ctx, next, 4096)
+		if err != nil {
+			return res, last, err
+		}
+		for i := range page {
+			e := &page[i]
+			if e.Position != next {
+				breakAt(next, fmt.Sprintf("position %d missing (next stored is %d)", next, e.Position))
+			}
+			if e.PrevHash != prevStored {
+				breakAt(e.Position, "previous-hash link does not match")
+			}
+			var h eventstore.Hash
+			h, scratch = eventstore.ComputeHash(prevContent, e, scratch)
+			if h != e.Hash {
+				breakAt(e.Position, "stored content does not match its hash")
+			}
+			if _, ok := at[e.Position]; ok {
+				at[e.Position] = h
+			}
+			if broken == nil {
+				res.Events++
+				res.Head = eventstore.Head{Position: e.Position, Hash: e.Hash}
+			}
+			prevStored, prevContent, last, next = e.Hash, h, e.Position, e.Position+1
+		}
+		if progress != nil && len(page) > 0 {
+			progress(next - 1)
+		}
+		if len(page) < 4096 {
+			if broken != nil {
+				return res, last, broken
+			}
+			return res, last, nil
+		}
+	}
 }
 
 // verifyWithProgress runs eventstore.VerifyChain with a progress line on

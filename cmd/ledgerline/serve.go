@@ -62,6 +62,12 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
 	kekInterval := fs.Duration("kek-rotation-interval", cmdsvc.DefaultKEKRotationInterval,
 		"rotate the key-encryption key this often, destroying the old epoch (deletion certificates state the next retirement)")
+	cpDefault, err := envDuration("LEDGERLINE_CHAIN_CHECKPOINT_INTERVAL", DefaultChainCheckpointInterval)
+	if err != nil {
+		return err
+	}
+	cpInterval := fs.Duration("chain-checkpoint-interval", cpDefault,
+		"sign the log's head with the keyring's key this often, recorded as audit.chain_checkpoint_signed; 0 disables (env LEDGERLINE_CHAIN_CHECKPOINT_INTERVAL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,17 +86,25 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}()
 
+	metrics := newServeMetrics()
 	svc, err := cmdsvc.New(cmdsvc.Deps{Store: b.store, Codec: b.codec, Shredder: b.sealer,
-		Pepper: b.keyring.Pepper(), Logger: log})
+		Pepper: b.keyring.Pepper(), Logger: log, Metrics: metrics.observeCommand, Middleware: []cmdsvc.Middleware{metrics.erasureMiddleware()}})
 	if err != nil {
 		return err
 	}
+	metrics.knownCommands(svc.Dispatcher())
+	b.sealer.OnShred(metrics.shredded)
 	hub, err := projections.NewHub(b.store, b.codec, projections.HubConfig{})
 	if err != nil {
 		return err
 	}
 	if err := hub.CatchUpAll(ctx); err != nil {
 		return fmt.Errorf("build read models: %w", err)
+	}
+	metrics.reg.MustRegister(newStoreCollector(b.store, hub, log))
+	checkpoints, err := newChainCheckpointer(b.store, b.codec, b.keyring.SigningKey(), *cpInterval, log)
+	if err != nil {
+		return err
 	}
 	tokens, err := httpapi.NewTokenIndex(b.store, b.codec, nil)
 	if err != nil {
@@ -114,7 +128,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	}
 	api, err := httpapi.New(httpapi.Config{
 		Store: b.store, Codec: b.codec, Commands: svc, Tokens: tokens, Logger: log, AccessLog: *accessLog, Version: version, CertificateKey: certificateKey(b),
-		Reads: httpapi.Reads{Models: cl.Models(), WaitFor: hub.WaitFor},
+		Reads: httpapi.Reads{Models: cl.Models(), WaitFor: hub.WaitFor}, Registry: metrics.reg,
 		Ready: func(ctx context.Context) error { _, err := b.store.Head(ctx); return err },
 	})
 	if err != nil {
@@ -144,6 +158,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 		"erasure sweep": func(ctx context.Context) error {
 			return sweepErasures(ctx, svc, log)
 		},
+		"chain checkpoints": checkpoints.Run,
 	} {
 		wg.Add(1)
 		go func() {

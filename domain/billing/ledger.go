@@ -24,6 +24,23 @@ var (
 	ErrRefundExceedsPayment = errors.New("refund exceeds the refundable amount")
 )
 
+// MaxAmountMicros is the largest amount of one credit grant, payment, refund or
+// dispute: 1,000,000 currency units. It keeps every balance sum far from int64
+// overflow (about 9.2×10^6 maximal movements of one account would be needed);
+// the API's validation tags carry the same number.
+const MaxAmountMicros int64 = 1_000_000_000_000
+
+// checkAmount enforces 0 < amount ≤ MaxAmountMicros.
+func checkAmount(amount int64) error {
+	if amount <= 0 {
+		return domain.NewRuleError("amount_micros", "positive", "must be greater than zero")
+	}
+	if amount > MaxAmountMicros {
+		return domain.NewRuleError("amount_micros", "max", "must be 1000000000000 or less")
+	}
+	return nil
+}
+
 // Stream is the name of an account's ledger stream.
 func Stream(accountID uuid.UUID) string { return "ledger-" + accountID.String() }
 
@@ -143,8 +160,8 @@ type GrantParams struct {
 
 // GrantCredits adds free credit. New-user credits are granted at most once per ledger.
 func (l *Ledger) GrantCredits(p GrantParams, now time.Time) error {
-	if p.AmountMicros <= 0 {
-		return domain.NewRuleError("amount_micros", "positive", "must be greater than zero")
+	if err := checkAmount(p.AmountMicros); err != nil {
+		return err
 	}
 	if p.Reason == (CreditReason{}) {
 		return domain.NewRuleError("reason", "required", "is required")
@@ -179,8 +196,8 @@ func (l *Ledger) RecordPayment(p PaymentParams, now time.Time) error {
 	if err := checkRef("processor_ref", p.Reference); err != nil {
 		return err
 	}
-	if p.AmountMicros <= 0 {
-		return domain.NewRuleError("amount_micros", "positive", "must be greater than zero")
+	if err := checkAmount(p.AmountMicros); err != nil {
+		return err
 	}
 	cur, err := checkCurrency(p.Currency)
 	if err != nil {
@@ -214,8 +231,8 @@ func (l *Ledger) Refund(p RefundParams, now time.Time) error {
 	if err := checkRef("refund_ref", p.RefundRef); err != nil {
 		return err
 	}
-	if p.AmountMicros <= 0 {
-		return domain.NewRuleError("amount_micros", "positive", "must be greater than zero")
+	if err := checkAmount(p.AmountMicros); err != nil {
+		return err
 	}
 	pay := l.payments[key(p.Processor.String(), p.PaymentRef)]
 	if pay == nil {
@@ -255,8 +272,8 @@ func (l *Ledger) OpenDispute(p DisputeParams, now time.Time) error {
 	if err := checkRef("dispute_id", p.DisputeID); err != nil {
 		return err
 	}
-	if p.AmountMicros <= 0 {
-		return domain.NewRuleError("amount_micros", "positive", "must be greater than zero")
+	if err := checkAmount(p.AmountMicros); err != nil {
+		return err
 	}
 	pay := l.payments[key(p.Processor.String(), p.PaymentRef)]
 	if pay == nil {

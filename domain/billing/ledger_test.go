@@ -155,3 +155,38 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Every amount is bounded above (billing.MaxAmountMicros) so balances stay
+// far from int64 overflow; the bound itself is accepted.
+func TestAmountUpperBound(t *testing.T) {
+	paid := func() *billing.Ledger {
+		return billing.Rehydrate(acct, []any{billing.PaymentSucceeded{Processor: "stripe", ProcessorRef: "P1",
+			AmountMicros: billing.MaxAmountMicros, Currency: "USD"}})
+	}
+	ops := map[string]func(l *billing.Ledger, amount int64) error{
+		"credit": func(l *billing.Ledger, a int64) error {
+			return l.GrantCredits(billing.GrantParams{AmountMicros: a, Reason: billing.NewUser, EmailHash: hash}, now)
+		},
+		"payment": func(l *billing.Ledger, a int64) error {
+			return l.RecordPayment(billing.PaymentParams{Processor: billing.Stripe, Reference: "P2", AmountMicros: a, Currency: "USD"}, now)
+		},
+		"refund": func(l *billing.Ledger, a int64) error {
+			return l.Refund(billing.RefundParams{Processor: billing.Stripe, PaymentRef: "P1", RefundRef: "R1", AmountMicros: a}, now)
+		},
+		"dispute": func(l *billing.Ledger, a int64) error {
+			return l.OpenDispute(billing.DisputeParams{Processor: billing.Stripe, PaymentRef: "P1", DisputeID: "D1", AmountMicros: a}, now)
+		},
+	}
+	for name, op := range ops {
+		if err := op(paid(), billing.MaxAmountMicros); err != nil {
+			t.Errorf("%s at the bound: %v", name, err)
+		}
+		for _, v := range []int64{billing.MaxAmountMicros + 1, 1<<63 - 1} {
+			err := op(paid(), v)
+			var re *domain.RuleError
+			if !errors.As(err, &re) || re.Field != "amount_micros" || re.Rule != "max" {
+				t.Errorf("%s of %d: err = %v, want a max rule on amount_micros", name, v, err)
+			}
+		}
+	}
+}

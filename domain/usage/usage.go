@@ -75,6 +75,17 @@ const (
 	MaxCodeLen      = 64
 )
 
+// Upper bounds of a record's figures. They keep every sum a read model keeps
+// far from int64 overflow: a total of cost_micros overflows only after about
+// 9.2×10^8 records at MaxCostMicros, and a token total after about 9.2×10^9
+// records at MaxTokens. The API's validation tags (commands.RecordUsage)
+// carry the same numbers.
+const (
+	MaxTokens     int64 = 1_000_000_000  // input_tokens, output_tokens
+	MaxCostMicros int64 = 10_000_000_000 // cost_micros: 10,000 currency units per request
+	MaxLatencyMs  int64 = 86_400_000     // latency_ms: one day
+)
+
 // RecordParams are the inputs of Record, as the gateway reports them.
 type RecordParams struct {
 	RequestID    string
@@ -99,9 +110,19 @@ func Record(p RecordParams, now time.Time) (Recorded, error) {
 	for _, n := range []struct {
 		field string
 		v     int64
-	}{{"input_tokens", p.InputTokens}, {"output_tokens", p.OutputTokens}, {"cost_micros", p.CostMicros}, {"latency_ms", p.LatencyMs}} {
+		max   int64
+		msg   string
+	}{
+		{"input_tokens", p.InputTokens, MaxTokens, "must be 1000000000 or less"},
+		{"output_tokens", p.OutputTokens, MaxTokens, "must be 1000000000 or less"},
+		{"cost_micros", p.CostMicros, MaxCostMicros, "must be 10000000000 or less"},
+		{"latency_ms", p.LatencyMs, MaxLatencyMs, "must be 86400000 or less"},
+	} {
 		if n.v < 0 {
 			return Recorded{}, domain.NewRuleError(n.field, "non_negative", "must not be negative")
+		}
+		if n.v > n.max {
+			return Recorded{}, domain.NewRuleError(n.field, "max", n.msg)
 		}
 	}
 	st, err := ParseStatus(p.Status)

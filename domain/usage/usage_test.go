@@ -206,3 +206,32 @@ func TestParseStatus(t *testing.T) {
 		t.Fatal("statuses are case-sensitive")
 	}
 }
+
+// Each figure is bounded above so read-model sums stay far from int64
+// overflow; the bound itself is accepted.
+func TestRecordUpperBounds(t *testing.T) {
+	for _, c := range []struct {
+		field string
+		set   func(*usage.RecordParams, int64)
+		max   int64
+	}{
+		{"input_tokens", func(p *usage.RecordParams, v int64) { p.InputTokens = v }, usage.MaxTokens},
+		{"output_tokens", func(p *usage.RecordParams, v int64) { p.OutputTokens = v }, usage.MaxTokens},
+		{"cost_micros", func(p *usage.RecordParams, v int64) { p.CostMicros = v }, usage.MaxCostMicros},
+		{"latency_ms", func(p *usage.RecordParams, v int64) { p.LatencyMs = v }, usage.MaxLatencyMs},
+	} {
+		p := valid()
+		c.set(&p, c.max)
+		if _, err := usage.Record(p, now); err != nil {
+			t.Errorf("%s at the bound: %v", c.field, err)
+		}
+		for _, v := range []int64{c.max + 1, 1<<63 - 1} {
+			c.set(&p, v)
+			_, err := usage.Record(p, now)
+			var re *domain.RuleError
+			if !errors.As(err, &re) || re.Field != c.field || re.Rule != "max" {
+				t.Errorf("%s = %d: err = %v, want a max rule on the field", c.field, v, err)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ledgerline/ledgerline/domain/usage"
 	"github.com/ledgerline/ledgerline/eventstore"
 	"github.com/ledgerline/ledgerline/projections"
 )
@@ -123,6 +125,48 @@ func Run(t *testing.T, f Features) {
 			Compare(t, ref, impl.Models, h)
 		})
 	}
+
+	// A sum that would overflow int64 fails the batch loudly (an error
+	// wrapping projections.ErrOverflow) and changes nothing: no wrapped-around
+	// total is ever stored. The domain bounds each record, so only corrupt or
+	// hostile history gets here; the records are made by hand.
+	t.Run("OverflowFailsLoudly", func(t *testing.T) {
+		env, err := NewEnv(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		impl := f.New(t, env.Codec)
+		acct, key := uuid.New(), uuid.New()
+		at := Clock()
+		rec := func(pos uint64, cost int64) projections.Record {
+			return projections.Record{
+				Event: eventstore.Event{ID: uuid.New(), Position: pos, Type: usage.TypeRecorded, Schema: 1, RecordedAt: at},
+				Payload: usage.Recorded{RequestID: fmt.Sprint("r", pos), KeyID: key, AccountID: acct, Provider: "p", Model: "m",
+					InputTokens: cost, OutputTokens: 1, CostMicros: cost, Status: "ok", LatencyMs: 1, OccurredAt: at},
+			}
+		}
+		const maxInt64 = int64(1<<63 - 1)
+		if err := impl.Projector.ApplyBatch(ctx, []projections.Record{rec(1, maxInt64-1)}); err != nil {
+			t.Fatalf("a sum that fits: %v", err)
+		}
+		for _, batch := range [][]projections.Record{{rec(2, 2)}, {rec(2, 1), rec(3, 1)}} {
+			err := impl.Projector.ApplyBatch(ctx, batch)
+			if !errors.Is(err, projections.ErrOverflow) {
+				t.Fatalf("an overflowing batch: err = %v, want ErrOverflow", err)
+			}
+		}
+		if cp, err := impl.Projector.Checkpoint(ctx); err != nil || cp != 1 {
+			t.Fatalf("checkpoint after a refused batch = %d, %v; want 1", cp, err)
+		}
+		tot, err := impl.Models.Usage().UsageTotals(ctx, projections.UsageFilter{AccountID: acct})
+		if err != nil || tot.CostMicros != maxInt64-1 || tot.InputTokens != maxInt64-1 || tot.Requests != 1 {
+			t.Fatalf("usage after a refused batch = %+v, %v", tot, err)
+		}
+		bal, err := impl.Models.Balances().Balance(ctx, acct)
+		if err != nil || bal.UsageCostMicros != maxInt64-1 || bal.BalanceMicros != -(maxInt64-1) {
+			t.Fatalf("balance after a refused batch = %+v, %v", bal, err)
+		}
+	})
 
 	t.Run("Erasure", func(t *testing.T) {
 		env, h := setup(t)
