@@ -212,6 +212,9 @@ func (c *Codec) Decode(ctx context.Context, ev Event) (Decoded, error) {
 		return Decoded{}, fmt.Errorf("%w: %q", ErrUnknownType, ev.Type)
 	}
 	data := ev.Data
+	if !isJSONObject(data) {
+		return Decoded{}, fmt.Errorf("eventstore: decode %s at position %d: public payload is not a JSON object", e.name, ev.Position)
+	}
 	for s := ev.Schema; s < e.schema; s++ {
 		up, ok := c.reg.upcasters[e.name][s]
 		if !ok {
@@ -250,4 +253,18 @@ func (c *Codec) DecodePublic(ev Event) (any, error) {
 	ev.Sealed = nil // never opened: Decode skips an absent personal part
 	d, err := c.Decode(context.Background(), ev)
 	return d.Payload, err
+}
+
+// isJSONObject reports whether data (already valid JSON: the store checks it
+// on append) is an object, the only shape a domain event's payload has. It
+// keeps upcasters from ever seeing null, arrays or scalars.
+func isJSONObject(data []byte) bool {
+	for _, c := range data {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '{'
+	}
+	return false
 }

@@ -26,6 +26,9 @@ func FuzzCodecDecode(f *testing.F) {
 		if err := json.Unmarshal(data, &m); err != nil {
 			return nil, err
 		}
+		if m == nil {
+			return nil, errors.New("payload is not an object")
+		}
 		m["seats"] = m["seat_count"]
 		delete(m, "seat_count")
 		return json.Marshal(m)

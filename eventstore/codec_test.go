@@ -62,6 +62,9 @@ func newTestCodec(t *testing.T, s plainSealer) *eventstore.Codec {
 		if err := json.Unmarshal(data, &m); err != nil {
 			return nil, err
 		}
+		if m == nil {
+			return nil, errors.New("payload is not an object")
+		}
 		m["seats"] = m["seat_count"]
 		delete(m, "seat_count")
 		return json.Marshal(m)
