@@ -98,4 +98,17 @@ CREATE TABLE IF NOT EXISTS head (
 );
 INSERT INTO head (one, position, hash) VALUES (true, 0, decode(repeat('00', 32), 'hex')) ON CONFLICT DO NOTHING;
 `,
+}, {
+	Version: 2,
+	Name:    "hash index on subject",
+	// A subject's events are only ever looked up by equality (export,
+	// erasure verification). A btree on (subject, position) with 36-byte
+	// text keys cost sealed appends 10-15% of their throughput; a hash index
+	// stores 4-byte hash codes and brought sealed appends from ~0.72 to
+	// ~0.85 of plain ones (bench vault). The few rows of one subject are
+	// sorted by position after the lookup.
+	SQL: `
+DROP INDEX IF EXISTS events_subject;
+CREATE INDEX IF NOT EXISTS events_subject_hash ON events USING hash (subject) WHERE subject IS NOT NULL;
+`,
 }}
