@@ -50,6 +50,56 @@ type Export struct {
 	Holds           []projections.HoldView       `json:"legal_holds"`
 	FraudRecord     *projections.FraudView       `json:"fraud_record,omitempty"` // the keyed email hash kept for fraud prevention
 	Events          []ExportEvent                `json:"events"`                 // staff reads of this person's data are among them
+	// Manifest lists every section with its source, item count, whether it
+	// holds decrypted personal data, and whether it belongs to the
+	// portability subset (GDPR Art. 20: data the person provided or produced
+	// by using the service, in a reusable format).
+	Manifest ExportManifest `json:"manifest"`
+}
+
+// ExportManifest describes an access export's sections.
+type ExportManifest struct {
+	Sections []ManifestSection `json:"sections"`
+	// Portable names the sections of the portability subset.
+	Portable []string `json:"portable"`
+}
+
+// ManifestSection describes one member of the export.
+type ManifestSection struct {
+	Name     string `json:"name"`
+	Source   string `json:"source"`
+	Items    int    `json:"items"`
+	Personal bool   `json:"personal"`
+	Portable bool   `json:"portable"`
+}
+
+func (x *Export) buildManifest() {
+	one := func(present bool) int {
+		if present {
+			return 1
+		}
+		return 0
+	}
+	x.Manifest.Sections = []ManifestSection{
+		{Name: "profile", Source: "accounts read model (sealed values opened at export time)", Items: 1, Personal: true, Portable: true},
+		{Name: "keys", Source: "api keys read model", Items: len(x.Keys), Personal: true, Portable: true},
+		{Name: "usage", Source: "usage read model", Items: len(x.Usage.Buckets), Portable: true},
+		{Name: "balance", Source: "balances read model", Items: 1},
+		{Name: "transactions", Source: "balances read model (tax records)", Items: len(x.Transactions), Portable: true},
+		{Name: "disputes", Source: "balances read model", Items: len(x.Disputes)},
+		{Name: "consent", Source: "consent read model", Items: 1, Portable: true},
+		{Name: "consent_history", Source: "consent read model (receipts)", Items: len(x.ConsentHistory), Portable: true},
+		{Name: "privacy_requests", Source: "privacy read model", Items: len(x.PrivacyRequests), Personal: true},
+		{Name: "legal_holds", Source: "privacy read model", Items: len(x.Holds)},
+		{Name: "fraud_record", Source: "fraud read model (keyed email hash kept after erasure)", Items: one(x.FraudRecord != nil)},
+		{Name: "events", Source: "event log (public part; personal part decrypted or marked erased)", Items: len(x.Events), Personal: true},
+	}
+	x.Manifest.Portable = x.Manifest.Portable[:0]
+	for _, sec := range x.Manifest.Sections {
+		if sec.Portable {
+			x.Manifest.Portable = append(x.Manifest.Portable, sec.Name)
+		}
+	}
 }
 
 // ExportEvent is one stored event about the person.
@@ -192,6 +242,7 @@ func (s *Server) exportAccount(w http.ResponseWriter, r *http.Request) error {
 			*p = []projections.KeyView{}
 		}
 	}
+	x.buildManifest()
 	if len(targets) == 0 {
 		writeJSON(w, http.StatusOK, x)
 		return nil
