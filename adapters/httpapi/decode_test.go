@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,6 +38,9 @@ func TestDecodeJSONRefusesWhatEncodingJSONLetsThrough(t *testing.T) {
 		{"DuplicateInObject", `{"inner":{"model":"a","model":"b"}}`, 400, "inner.model", "duplicate_field"},
 		{"DuplicateInArray", `{"records":[{"model":"a"},{"cost_micros":1,"cost_micros":2}]}`, 400, "records[1].cost_micros", "duplicate_field"},
 		{"DuplicateOddName", `{"a b":1,"a b":2}`, 400, "(unknown)", "duplicate_field"},
+		{"DuplicateEscapedName", `{"name":"a","n\u0061me":"b"}`, 400, "name", "duplicate_field"},
+		{"DuplicateAmongManyMembers", `{` + manyMembers(40) + `,"name":"a","m7":1}`, 400, "m7", "duplicate_field"},
+		{"EscapedQuoteInValue", `{"name":"say \"hi\" \\","amount_micros":1}`, 0, "", ""},
 		{"UTF8InValue", "{\"name\":\"Bad \xff Name\"}", 400, "name", "utf8"},
 		{"UTF8Surrogate", "{\"records\":[{\"model\":\"gpt-\xed\xa0\x80\"}]}", 400, "records[0].model", "utf8"},
 		{"UTF8InKey", "{\"inner\":{\"na\xc3\x28me\":1}}", 400, "inner", "utf8"},
@@ -74,6 +78,14 @@ func TestDecodeJSONRefusesWhatEncodingJSONLetsThrough(t *testing.T) {
 			}
 		})
 	}
+}
+
+func manyMembers(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(`"m%d":%d`, i, i)
+	}
+	return strings.Join(parts, ",")
 }
 
 // TestProblemInstanceIsTheRouteTemplate: the problem's instance is the matched
