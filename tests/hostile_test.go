@@ -203,7 +203,7 @@ func hostile(t *testing.T, s *relServer) {
 				if field == "email" {
 					val = "x" + m + "@example.org"
 				}
-				base := tg.base
+				var base map[string]any
 				switch tg.path {
 				case "/v1/accounts":
 					base = map[string]any{}

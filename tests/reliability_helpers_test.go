@@ -199,20 +199,6 @@ func (s *relServer) stop(t testing.TB) {
 	s.cmd = nil
 }
 
-// alive reports whether the process is still running.
-func (s *relServer) alive() bool {
-	if s.cmd == nil {
-		return false
-	}
-	select {
-	case err := <-s.done:
-		s.done <- err
-		return false
-	default:
-		return true
-	}
-}
-
 func relTail(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -218,3 +218,17 @@ func relErrors(log string) string {
 	}
 	return strings.Join(out, "\n") + "\n...\n" + relTail(log, 600)
 }
+
+// alive reports whether the process is still running.
+func (s *relServer) alive() bool {
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case err := <-s.done:
+		s.done <- err
+		return false
+	default:
+		return true
+	}
+}
