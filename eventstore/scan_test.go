@@ -25,7 +25,8 @@ func TestForEachSubjectEventFallback(t *testing.T) {
 	s := eventstore.NewMemStore()
 	defer s.Close()
 	ctx := context.Background()
-	for i, subj := range []string{"a", "b", "a", ""} {
+	a, b := "01900000-0000-7000-8000-00000000000a", "01900000-0000-7000-8000-00000000000b"
+	for i, subj := range []string{a, b, a, ""} {
 		ev := eventstore.Event{ID: uuid.Must(uuid.NewV7()), Type: "t.x", Schema: 1, Data: []byte(`{}`), Subject: subj}
 		if subj != "" {
 			ev.Sealed = []byte{1}
@@ -35,7 +36,7 @@ func TestForEachSubjectEventFallback(t *testing.T) {
 		}
 	}
 	var got []uint64
-	if err := eventstore.ForEachSubjectEvent(ctx, s, "a", func(ev eventstore.Event) error {
+	if err := eventstore.ForEachSubjectEvent(ctx, s, a, func(ev eventstore.Event) error {
 		got = append(got, ev.Position)
 		return nil
 	}); err != nil {

@@ -88,8 +88,8 @@ func PrepareAppend(stream string, expected ExpectedVersion, events []Event) erro
 			return &FieldError{Index: i, Field: "sealed", Rule: fmt.Sprintf("must be at most %d bytes", MaxSealedLen)}
 		case len(e.Sealed) > 0 && e.Subject == "":
 			return &FieldError{Index: i, Field: "subject", Rule: "is required when a sealed part is present"}
-		case len(e.Subject) > MaxStreamLen || !utf8.ValidString(e.Subject):
-			return &FieldError{Index: i, Field: "subject", Rule: "must be valid UTF-8 of at most 200 bytes"}
+		case e.Subject != "" && !canonicalUUID(e.Subject):
+			return &FieldError{Index: i, Field: "subject", Rule: "must be a UUID in canonical lower-case form"}
 		}
 		e.Stream = stream
 	}
@@ -108,3 +108,11 @@ func IsRepeat(stored, incoming *Event) bool {
 // precision every backend keeps, so hashes recompute identically after a
 // round trip through storage.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// canonicalUUID reports whether s is a UUID written as uuid.UUID.String
+// writes it. Subjects are always ids; the canonical form lets a backend store
+// them in 16 bytes and still give back the exact string the chain hashed.
+func canonicalUUID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
+}

@@ -15,7 +15,7 @@ func sampleEvent() eventstore.Event {
 	e := eventstore.Event{
 		ID: uuid.MustParse("0190f3a4-7b1c-7def-8123-456789abcdef"), Stream: "account-1", Version: 7, Position: 42,
 		Type: "account.registered", Schema: 3, RecordedAt: time.UnixMicro(1_730_000_000_123_456).UTC(),
-		Data: []byte(`{"region":"eu"}`), Subject: "subj-1", Sealed: []byte{0, 1, 2, 255},
+		Data: []byte(`{"region":"eu"}`), Subject: "01900000-0000-7000-8000-000000000001", Sealed: []byte{0, 1, 2, 255},
 		Meta: eventstore.Metadata{CorrelationID: "corr", CausationID: "cause", Actor: "user-9", ActorRole: "admin", RequestID: "req"},
 	}
 	eventstore.Link(&e, eventstore.Hash{1, 2, 3}, nil)

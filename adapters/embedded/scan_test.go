@@ -20,13 +20,14 @@ func TestDirScannerAndReadSubject(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	for i, subj := range []string{"a", "b", "a"} {
+	a, b := "01900000-0000-7000-8000-00000000000a", "01900000-0000-7000-8000-00000000000b"
+	for i, subj := range []string{a, b, a} {
 		ev := eventstore.Event{ID: uuid.Must(uuid.NewV7()), Type: "t.x", Schema: 1, Data: []byte(`{"n":"public-marker"}`), Subject: subj, Sealed: []byte{1, 2}}
 		if _, err := s.Append(ctx, "s-"+string(rune('0'+i)), eventstore.NoStream, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	evs, err := s.ReadSubject(ctx, "a", 1, 0)
+	evs, err := s.ReadSubject(ctx, a, 1, 0)
 	if err != nil || len(evs) != 2 || evs[0].Position != 1 || evs[1].Position != 3 {
 		t.Fatalf("ReadSubject: %v %d", err, len(evs))
 	}

@@ -97,7 +97,7 @@ type rowArrays struct {
 	types     []string
 	schemas   []int32
 	data      [][]byte
-	subjects  []pgtype.Text
+	subjects  []pgtype.UUID
 	sealed    [][]byte
 	meta      [][]byte
 	prevs     [][]byte
@@ -129,7 +129,13 @@ func (r *rowArrays) add(e *eventstore.Event) {
 	r.types = append(r.types, e.Type)
 	r.schemas = append(r.schemas, int32(e.Schema))
 	r.data = append(r.data, e.Data)
-	r.subjects = append(r.subjects, pgtype.Text{String: e.Subject, Valid: e.Subject != ""})
+	var subj pgtype.UUID
+	if e.Subject != "" {
+		// PrepareAppend admitted only canonical UUIDs
+		u, _ := uuid.Parse(e.Subject)
+		subj = pgtype.UUID{Bytes: u, Valid: true}
+	}
+	r.subjects = append(r.subjects, subj)
 	if len(e.Sealed) == 0 {
 		r.sealed = append(r.sealed, nil)
 	} else {
@@ -242,7 +248,7 @@ const writeSQL = `WITH h AS (
 	INSERT INTO events (position, id, stream, version, type, schema, recorded_at, data, subject, sealed, meta, prev_hash, hash)
 	SELECT p, i, s, v, t, sc, $5::timestamptz, d, su, se, m, ph, hh
 	FROM unnest($6::bigint[], $7::uuid[], $8::text[], $9::bigint[], $10::text[], $11::integer[], $12::bytea[],
-		$13::text[], $14::bytea[], $15::bytea[], $16::bytea[], $17::bytea[]) AS r(p, i, s, v, t, sc, d, su, se, m, ph, hh)
+		$13::uuid[], $14::bytea[], $15::bytea[], $16::bytea[], $17::bytea[]) AS r(p, i, s, v, t, sc, d, su, se, m, ph, hh)
 	WHERE EXISTS (SELECT 1 FROM h)
 	RETURNING 1
 )

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,11 +71,23 @@ func collect(rows pgx.Rows, limit int) ([]eventstore.Event, error) {
 	binary1 := true
 	for i, fd := range rows.FieldDescriptions() {
 		// text columns are identical in both formats
-		if fd.Format != pgx.BinaryFormatCode && i != 2 && i != 4 && i != 8 {
+		if fd.Format != pgx.BinaryFormatCode && i != 2 && i != 4 {
 			binary1 = false
 		}
 	}
 	intern := make(map[string]string)
+	subjects := make(map[[16]byte]string)
+	subjectStr := func(b []byte) string {
+		k := [16]byte(b)
+		if v, ok := subjects[k]; ok {
+			return v
+		}
+		v := uuid.UUID(k).String()
+		if len(subjects) < 4096 {
+			subjects[k] = v
+		}
+		return v
+	}
 	str := func(b []byte) string {
 		if v, ok := intern[string(b)]; ok {
 			return v
@@ -112,7 +126,10 @@ func collect(rows pgx.Rows, limit int) ([]eventstore.Event, error) {
 			e.Sealed = buf[n:]
 		}
 		if v[8] != nil {
-			e.Subject = str(v[8])
+			if len(v[8]) != 16 {
+				return nil, fmt.Errorf("postgres: read: stored subject of position %d is not a uuid", e.Position)
+			}
+			e.Subject = subjectStr(v[8])
 		}
 		m, err := decodeMeta(v[10])
 		if err != nil {
@@ -136,7 +153,7 @@ func scanSlow(rows pgx.Rows, e *eventstore.Event) error {
 	var (
 		pos, version   int64
 		schema         int32
-		subject        *string
+		subject        pgtype.UUID
 		meta, ph, hash []byte
 	)
 	if err := rows.Scan(&pos, &e.ID, &e.Stream, &version, &e.Type, &schema, &e.RecordedAt, &e.Data, &subject, &e.Sealed, &meta, &ph, &hash); err != nil {
@@ -144,8 +161,8 @@ func scanSlow(rows pgx.Rows, e *eventstore.Event) error {
 	}
 	e.Position, e.Version, e.Schema = uint64(pos), uint64(version), int(schema)
 	e.RecordedAt = e.RecordedAt.UTC()
-	if subject != nil {
-		e.Subject = *subject
+	if subject.Valid {
+		e.Subject = uuid.UUID(subject.Bytes).String()
 	}
 	m, err := decodeMeta(meta)
 	if err != nil {

@@ -49,7 +49,7 @@ func TestAppendReadBasics(t *testing.T) {
 	s := open(t, url)
 	ctx := context.Background()
 	e := ev("a.one")
-	e.Subject, e.Sealed = "subj-1", []byte{1, 2, 3}
+	e.Subject, e.Sealed = "01900000-0000-7000-8000-000000000001", []byte{1, 2, 3}
 	res, err := s.Append(ctx, "s-1", eventstore.NoStream, e, ev("a.two"))
 	if err != nil || res.FirstPosition != 1 || res.LastPosition != 2 || res.NextVersion != 2 {
 		t.Fatalf("Append = %+v, %v", res, err)
@@ -62,7 +62,7 @@ func TestAppendReadBasics(t *testing.T) {
 		t.Fatalf("ReadStream = %+v, %v", got, err)
 	}
 	all, err := s.ReadAll(ctx, 0, 0)
-	if err != nil || len(all) != 2 || all[0].Subject != "subj-1" || string(all[0].Sealed) != "\x01\x02\x03" || all[0].Meta.Actor != "u1" {
+	if err != nil || len(all) != 2 || all[0].Subject != "01900000-0000-7000-8000-000000000001" || string(all[0].Sealed) != "\x01\x02\x03" || all[0].Meta.Actor != "u1" {
 		t.Fatalf("ReadAll = %+v, %v", all, err)
 	}
 	verify(t, s, 2)

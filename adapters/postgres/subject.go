@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"github.com/google/uuid"
 
 	"github.com/ledgerline/ledgerline/eventstore"
 )
@@ -24,8 +25,12 @@ func (s *Store) ReadSubject(ctx context.Context, subject string, from uint64, li
 		l := int64(limit)
 		lim = &l
 	}
+	id, err := uuid.Parse(subject)
+	if err != nil {
+		return nil, nil // subjects are UUIDs: no event can have this one
+	}
 	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE subject = $1 AND position >= $2 ORDER BY position LIMIT $3`,
-		subject, int64(from), lim)
+		id, int64(from), lim)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read subject: %w", mapErr(err))
 	}
