@@ -25,7 +25,7 @@ type Event struct {
 	Schema     int       // payload schema version (>= 1)
 	RecordedAt time.Time // store: UTC, microsecond precision
 	Data       []byte    // public payload (JSON); never personal data
-	Subject    string    // data subject id; empty when the event has no personal part
+	Subject    string    // data subject id, a canonical UUID; empty when the event has no personal part
 	Sealed     []byte    // personal part, AES-256-GCM under the subject's key
 	Meta       Metadata
 	PrevHash   Hash // store: hash of the event at Position-1 (zero for position 1)
