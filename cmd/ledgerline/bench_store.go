@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -34,6 +36,7 @@ type benchResult struct {
 	perTx    float64 // events per transaction; 0 when unknown
 	lat      []time.Duration
 	note     string
+	cpu      float64 // cores of this process busy during the phase
 	rate     float64
 	p50, p99 time.Duration
 }
@@ -63,8 +66,20 @@ func runBenchStore(ctx context.Context, args []string, out io.Writer) error {
 	}
 	dbURL := fs.String("database-url", defURL, "PostgreSQL URL (env LEDGERLINE_DATABASE_URL)")
 	embeddedDir := fs.String("embedded-dir", "", "directory for the embedded store (default: a temporary directory)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	phase := 10 * time.Second
 	if *quick {
@@ -79,10 +94,14 @@ func runBenchStore(ctx context.Context, args []string, out io.Writer) error {
 	var results []*benchResult
 	run := func(name string, fn func(context.Context) (*benchResult, error)) (*benchResult, error) {
 		fmt.Fprintf(out, "# %s...\n", name)
+		cpu0, wall0 := processCPU(), time.Now()
 		r, err := fn(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		// How busy this process was: what is left of the two cores went
+		// to PostgreSQL (or sat idle waiting for the disk).
+		r.cpu = float64(processCPU()-cpu0) / float64(time.Since(wall0))
 		r.name = name
 		results = append(results, r.finish())
 		return r, nil
@@ -129,7 +148,7 @@ func runBenchStore(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "name\tevents/s\tevents/tx\tp50 ms\tp99 ms\tnote\t")
+	fmt.Fprintln(tw, "name\tevents/s\tevents/tx\tp50 ms\tp99 ms\tbench cpu\tnote\t")
 	for _, r := range results {
 		perTx, p50, p99 := "-", "-", "-"
 		if r.perTx > 0 {
@@ -138,7 +157,7 @@ func runBenchStore(ctx context.Context, args []string, out io.Writer) error {
 		if len(r.lat) > 0 {
 			p50, p99 = fmt.Sprintf("%.2f", ms(r.p50)), fmt.Sprintf("%.2f", ms(r.p99))
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t\n", r.name, r.rate, perTx, p50, p99, r.note)
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.2f\t%s\t\n", r.name, r.rate, perTx, p50, p99, r.cpu, r.note)
 	}
 	tw.Flush()
 	ratio := func(name string, a, b *benchResult) {
@@ -511,4 +530,13 @@ func benchEmbeddedAppend(ctx context.Context, dir string, d time.Duration) (*ben
 		_, err := s.Append(ctx, fmt.Sprintf("%s-%d", prefix, w), eventstore.Exact(uint64(i)), benchEvent("bench.appended", p))
 		return 1, err
 	})
+}
+
+// processCPU is the CPU time (user + system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
