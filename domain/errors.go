@@ -56,3 +56,22 @@ func (e *RuleError) Is(target error) bool {
 func StateError(msg string) error {
 	return fmt.Errorf("%s: %w", msg, ErrStateConflict)
 }
+
+// Enum is a fixed-set value type (a struct with an unexported string) that
+// callers cannot invent.
+type Enum interface {
+	comparable
+	String() string
+}
+
+// ParseEnum returns the value of all whose String is s, or unknown (the
+// calling package's sentinel) when there is none.
+func ParseEnum[T Enum](unknown error, s string, all ...T) (T, error) {
+	for _, v := range all {
+		if v.String() == s {
+			return v, nil
+		}
+	}
+	var zero T
+	return zero, unknown
+}

@@ -1,6 +1,10 @@
 package apikey
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ledgerline/ledgerline/domain"
+)
 
 // ErrUnknownValue is returned by the parsers for values outside a fixed set.
 var ErrUnknownValue = errors.New("unknown value")
@@ -21,14 +25,7 @@ func Scopes() []Scope { return []Scope{ScopeInference, ScopeUsageRead, ScopeBill
 func (s Scope) String() string { return s.s }
 
 // ParseScope maps a string to a Scope.
-func ParseScope(s string) (Scope, error) {
-	for _, v := range Scopes() {
-		if v.s == s {
-			return v, nil
-		}
-	}
-	return Scope{}, ErrUnknownValue
-}
+func ParseScope(s string) (Scope, error) { return domain.ParseEnum(ErrUnknownValue, s, Scopes()...) }
 
 // RevokeReason is why a key was revoked.
 type RevokeReason struct{ s string }
@@ -45,10 +42,5 @@ func (r RevokeReason) String() string { return r.s }
 
 // ParseRevokeReason maps a string to a RevokeReason.
 func ParseRevokeReason(s string) (RevokeReason, error) {
-	for _, v := range []RevokeReason{RevokeUserRequest, RevokeCompromised, RevokeAccountClosed, RevokeAdmin} {
-		if v.s == s {
-			return v, nil
-		}
-	}
-	return RevokeReason{}, ErrUnknownValue
+	return domain.ParseEnum(ErrUnknownValue, s, RevokeUserRequest, RevokeCompromised, RevokeAccountClosed, RevokeAdmin)
 }

@@ -1,6 +1,10 @@
 package billing
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ledgerline/ledgerline/domain"
+)
 
 // ErrUnknownValue is returned by the parsers for values outside a fixed set.
 var ErrUnknownValue = errors.New("unknown value")
@@ -17,7 +21,9 @@ var (
 func (p Processor) String() string { return p.s }
 
 // ParseProcessor maps a string to a Processor.
-func ParseProcessor(s string) (Processor, error) { return parse(s, Stripe, PayPal) }
+func ParseProcessor(s string) (Processor, error) {
+	return domain.ParseEnum(ErrUnknownValue, s, Stripe, PayPal)
+}
 
 // CreditReason is why credits were granted.
 type CreditReason struct{ s string }
@@ -32,7 +38,9 @@ var (
 func (r CreditReason) String() string { return r.s }
 
 // ParseCreditReason maps a string to a CreditReason.
-func ParseCreditReason(s string) (CreditReason, error) { return parse(s, NewUser, Promotion, Goodwill) }
+func ParseCreditReason(s string) (CreditReason, error) {
+	return domain.ParseEnum(ErrUnknownValue, s, NewUser, Promotion, Goodwill)
+}
 
 // DisputeOutcome is how a dispute ended.
 type DisputeOutcome struct{ s string }
@@ -46,17 +54,6 @@ var (
 func (o DisputeOutcome) String() string { return o.s }
 
 // ParseDisputeOutcome maps a string to a DisputeOutcome.
-func ParseDisputeOutcome(s string) (DisputeOutcome, error) { return parse(s, Won, Lost) }
-
-func parse[T interface {
-	comparable
-	String() string
-}](s string, all ...T) (T, error) {
-	for _, v := range all {
-		if v.String() == s {
-			return v, nil
-		}
-	}
-	var zero T
-	return zero, ErrUnknownValue
+func ParseDisputeOutcome(s string) (DisputeOutcome, error) {
+	return domain.ParseEnum(ErrUnknownValue, s, Won, Lost)
 }

@@ -29,7 +29,9 @@ func Purposes() []Purpose {
 func (p Purpose) String() string { return p.s }
 
 // ParsePurpose maps a string to a Purpose.
-func ParsePurpose(s string) (Purpose, error) { return parse(s, Purposes()...) }
+func ParsePurpose(s string) (Purpose, error) {
+	return domain.ParseEnum(ErrUnknownValue, s, Purposes()...)
+}
 
 // Method is how a consent or acceptance was collected.
 type Method struct{ s string }
@@ -47,7 +49,7 @@ func (m Method) String() string { return m.s }
 
 // ParseMethod maps a string to a Method.
 func ParseMethod(s string) (Method, error) {
-	return parse(s, SignupForm, SettingsPage, CookieBanner, API, Support)
+	return domain.ParseEnum(ErrUnknownValue, s, SignupForm, SettingsPage, CookieBanner, API, Support)
 }
 
 // Channel is how a policy change was notified.
@@ -62,19 +64,8 @@ var (
 func (c Channel) String() string { return c.s }
 
 // ParseChannel maps a string to a Channel.
-func ParseChannel(s string) (Channel, error) { return parse(s, ChannelEmail, ChannelInApp) }
-
-func parse[T interface {
-	comparable
-	String() string
-}](s string, all ...T) (T, error) {
-	for _, v := range all {
-		if v.String() == s {
-			return v, nil
-		}
-	}
-	var zero T
-	return zero, ErrUnknownValue
+func ParseChannel(s string) (Channel, error) {
+	return domain.ParseEnum(ErrUnknownValue, s, ChannelEmail, ChannelInApp)
 }
 
 // Defaults is the consent state of a new account in jurisdiction j. Essential is always on and

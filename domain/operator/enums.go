@@ -1,6 +1,10 @@
 package operator
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ledgerline/ledgerline/domain"
+)
 
 // ErrUnknownValue is returned by the parsers for values outside a fixed set.
 var ErrUnknownValue = errors.New("unknown value")
@@ -30,7 +34,7 @@ func (r Role) IsZero() bool { return r.s == "" }
 func (r Role) Staff() bool { return r == Admin || r == Compliance || r == Auditor }
 
 // ParseRole maps a string to a Role.
-func ParseRole(s string) (Role, error) { return parse(s, Roles()...) }
+func ParseRole(s string) (Role, error) { return domain.ParseEnum(ErrUnknownValue, s, Roles()...) }
 
 // ReadKind names what personal data a staff read returned.
 type ReadKind struct{ s string }
@@ -47,18 +51,5 @@ func (k ReadKind) String() string { return k.s }
 
 // ParseReadKind maps a string to a ReadKind.
 func ParseReadKind(s string) (ReadKind, error) {
-	return parse(s, ReadProfile, ReadExport, ReadKeys, ReadRequest)
-}
-
-func parse[T interface {
-	comparable
-	String() string
-}](s string, all ...T) (T, error) {
-	for _, v := range all {
-		if v.String() == s {
-			return v, nil
-		}
-	}
-	var zero T
-	return zero, ErrUnknownValue
+	return domain.ParseEnum(ErrUnknownValue, s, ReadProfile, ReadExport, ReadKeys, ReadRequest)
 }

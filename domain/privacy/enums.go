@@ -9,19 +9,6 @@ import (
 // ErrUnknownValue is returned by the parsers for values outside a fixed set.
 var ErrUnknownValue = errors.New("unknown value")
 
-func parse[T interface {
-	comparable
-	String() string
-}](s string, all ...T) (T, error) {
-	for _, v := range all {
-		if v.String() == s {
-			return v, nil
-		}
-	}
-	var zero T
-	return zero, ErrUnknownValue
-}
-
 // Kind is the right a request exercises.
 type Kind struct{ s string }
 
@@ -35,7 +22,9 @@ var (
 func (k Kind) String() string { return k.s }
 
 // ParseKind maps a string to a Kind.
-func ParseKind(s string) (Kind, error) { return parse(s, Access, Rectification, Erasure) }
+func ParseKind(s string) (Kind, error) {
+	return domain.ParseEnum(ErrUnknownValue, s, Access, Rectification, Erasure)
+}
 
 // Law is the statute whose deadlines a request follows.
 type Law struct{ s string }
@@ -49,7 +38,7 @@ var (
 func (l Law) String() string { return l.s }
 
 // ParseLaw maps a string to a Law.
-func ParseLaw(s string) (Law, error) { return parse(s, GDPR, CCPA) }
+func ParseLaw(s string) (Law, error) { return domain.ParseEnum(ErrUnknownValue, s, GDPR, CCPA) }
 
 // LawFor is the law whose deadlines apply in a jurisdiction: CCPA in California, GDPR (or UK
 // GDPR) elsewhere — the stricter timetable is the default where no statute applies.
@@ -77,7 +66,7 @@ func (c Channel) String() string { return c.s }
 
 // ParseChannel maps a string to a Channel.
 func ParseChannel(s string) (Channel, error) {
-	return parse(s, WebForm, Email, API, Support, AccountClosure)
+	return domain.ParseEnum(ErrUnknownValue, s, WebForm, Email, API, Support, AccountClosure)
 }
 
 // ExtensionReason is why a deadline was extended.
@@ -93,7 +82,7 @@ func (r ExtensionReason) String() string { return r.s }
 
 // ParseExtensionReason maps a string to an ExtensionReason.
 func ParseExtensionReason(s string) (ExtensionReason, error) {
-	return parse(s, Complexity, NumberOfRequests)
+	return domain.ParseEnum(ErrUnknownValue, s, Complexity, NumberOfRequests)
 }
 
 // RejectReason is why a request was refused.
@@ -111,7 +100,7 @@ func (r RejectReason) String() string { return r.s }
 
 // ParseRejectReason maps a string to a RejectReason.
 func ParseRejectReason(s string) (RejectReason, error) {
-	return parse(s, IdentityNotVerified, ManifestlyUnfounded, Excessive, NotApplicable)
+	return domain.ParseEnum(ErrUnknownValue, s, IdentityNotVerified, ManifestlyUnfounded, Excessive, NotApplicable)
 }
 
 // Category is a kind of data a legal hold keeps.
@@ -128,7 +117,9 @@ var (
 func (c Category) String() string { return c.s }
 
 // ParseCategory maps a string to a Category.
-func ParseCategory(s string) (Category, error) { return parse(s, Payments, TaxRecords, Usage, Profile) }
+func ParseCategory(s string) (Category, error) {
+	return domain.ParseEnum(ErrUnknownValue, s, Payments, TaxRecords, Usage, Profile)
+}
 
 // Basis is the legal ground of a hold.
 type Basis struct{ s string }
@@ -145,5 +136,5 @@ func (b Basis) String() string { return b.s }
 
 // ParseBasis maps a string to a Basis.
 func ParseBasis(s string) (Basis, error) {
-	return parse(s, Dispute, TaxRetention, Litigation, RegulatorRequest)
+	return domain.ParseEnum(ErrUnknownValue, s, Dispute, TaxRetention, Litigation, RegulatorRequest)
 }

@@ -57,12 +57,7 @@ func (s Status) String() string { return s.s }
 
 // ParseStatus maps a string to a Status.
 func ParseStatus(s string) (Status, error) {
-	for _, v := range Statuses() {
-		if v.s == s {
-			return v, nil
-		}
-	}
-	return Status{}, ErrUnknownStatus
+	return domain.ParseEnum(ErrUnknownStatus, s, Statuses()...)
 }
 
 // Limits on inputs.
