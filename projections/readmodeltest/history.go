@@ -199,7 +199,7 @@ func Generate(ctx context.Context, env *Env, cfg GenConfig) (*History, error) {
 		if a == cfg.Accounts-1 && cfg.Accounts > 2 {
 			email = "USER1+again@example.org" // same mailbox as user1: fraud hash repeats
 		}
-		hash := eventstore.EmailHash(pepper, email)
+		hash := eventstore.EmailHash(pepper, account.NormaliseEmail(email))
 		if a == 0 {
 			g.h.Canary.EmailHash = hash
 		}
@@ -374,7 +374,7 @@ func Generate(ctx context.Context, env *Env, cfg GenConfig) (*History, error) {
 
 		// account changes
 		if a%3 == 1 {
-			if err := acc.ChangeEmail(fmt.Sprintf("changed%d@example.org", a), eventstore.EmailHash(pepper, fmt.Sprintf("changed%d@example.org", a)), g.tick()); err != nil {
+			if err := acc.ChangeEmail(fmt.Sprintf("changed%d@example.org", a), eventstore.EmailHash(pepper, account.NormaliseEmail(fmt.Sprintf("changed%d@example.org", a))), g.tick()); err != nil {
 				return nil, err
 			}
 		}
