@@ -204,14 +204,11 @@ func runAuditVerify(ctx context.Context, args []string, out io.Writer) error {
 // checkpointKey is the public key in-log checkpoints are checked with:
 // --public-key(-file) when given, else the keyring's signing key; nil when
 // neither is at hand (an auditor's copy of the log without the keyring).
-func checkpointKey(sf *storeFlags, pf *publicKeyFlags, kf *keyringFlag) (ed25519.PublicKey, error) {
+func checkpointKey(sf *storageFlags, pf *publicKeyFlags, kf *keyringFlag) (ed25519.PublicKey, error) {
 	if pf.given() {
 		return pf.load()
 	}
-	dataDir, _, err := sf.resolved()
-	if err != nil {
-		return nil, err
-	}
+	dataDir := *sf.dataDir
 	path := kf.path
 	if path == "" {
 		path = envDefault(keyring.EnvPath, keyring.DefaultPath(dataDir))
@@ -450,11 +447,7 @@ func runAuditCheckpoint(ctx context.Context, args []string, out io.Writer) error
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	dataDir, _, err := sf.resolved()
-	if err != nil {
-		return err
-	}
-	kr, err := kf.openExisting(dataDir)
+	kr, err := kf.openExisting(*sf.dataDir)
 	if err != nil {
 		return err
 	}

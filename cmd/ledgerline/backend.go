@@ -17,25 +17,35 @@ import (
 	"github.com/ledgerline/ledgerline/eventstore"
 )
 
-// storageFlags are the flags every command that opens the log shares.
+// storageFlags select where a command finds the log: PostgreSQL when a
+// database URL is given (flag or environment), the embedded store in the
+// data directory otherwise. Every command resolves them the same way.
 type storageFlags struct {
 	dataDir     *string
 	databaseURL *string
-	keyring     *string
-	esdbURL     *string
+	keyring     *string // nil for commands that take no keyring flag
+	esdbURL     *string // nil for commands that cannot use EventStoreDB
 }
 
-func addStorageFlags(fs *flag.FlagSet) storageFlags {
-	return storageFlags{
-		dataDir: fs.String("data-dir", envDefault("LEDGERLINE_DATA_DIR", "./ledgerline-data"),
+// addStoreFlags registers --data-dir and --database-url only (the audit and
+// replay tools, which read the log and bring their own keyring flag).
+func addStoreFlags(fs *flag.FlagSet) *storageFlags {
+	return &storageFlags{
+		dataDir: fs.String("data-dir", envDefault(envDataDir, storeDefaultDataDir),
 			"data directory: embedded store (events.db, vault.db) and the keyring (env LEDGERLINE_DATA_DIR)"),
-		databaseURL: fs.String("database-url", envDefault("LEDGERLINE_DATABASE_URL", ""),
+		databaseURL: fs.String("database-url", envDefault(envDatabaseURL, ""),
 			"PostgreSQL URL; when set the store and vault live there instead of the data directory (env LEDGERLINE_DATABASE_URL)"),
-		keyring: fs.String("keyring", envDefault(keyring.EnvPath, ""),
-			"keyring file (KEKs, pepper, signing key; mode 0600); default <data-dir>/keyring.json (env LEDGERLINE_KEYRING)"),
-		esdbURL: fs.String("eventstoredb-url", envDefault("LEDGERLINE_EVENTSTOREDB_URL", ""),
-			"EventStoreDB/KurrentDB URL (esdb://...) for the log; the vault stays in PostgreSQL, so --database-url is required too (env LEDGERLINE_EVENTSTOREDB_URL)"),
 	}
+}
+
+// addStorageFlags registers the store flags plus --keyring and --eventstoredb-url.
+func addStorageFlags(fs *flag.FlagSet) storageFlags {
+	f := addStoreFlags(fs)
+	f.keyring = fs.String("keyring", envDefault(keyring.EnvPath, ""),
+		"keyring file (KEKs, pepper, signing key; mode 0600); default <data-dir>/keyring.json (env LEDGERLINE_KEYRING)")
+	f.esdbURL = fs.String("eventstoredb-url", envDefault("LEDGERLINE_EVENTSTOREDB_URL", ""),
+		"EventStoreDB/KurrentDB URL (esdb://...) for the log; the vault stays in PostgreSQL, so --database-url is required too (env LEDGERLINE_EVENTSTOREDB_URL)")
+	return *f
 }
 
 // backend is the wired storage: keyring → vault → sealer → codec, and the store.
@@ -56,7 +66,10 @@ func openBackend(ctx context.Context, f storageFlags) (*backend, error) {
 	if dataDir == "" {
 		return nil, errors.New("--data-dir must not be empty")
 	}
-	krPath := *f.keyring
+	var krPath string
+	if f.keyring != nil {
+		krPath = *f.keyring
+	}
 	if krPath == "" {
 		krPath = keyring.DefaultPath(dataDir)
 	}

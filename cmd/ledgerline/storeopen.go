@@ -26,52 +26,13 @@ const (
 // --data-dir nor LEDGERLINE_DATA_DIR says otherwise.
 const storeDefaultDataDir = "ledgerline-data"
 
-// storeFlags selects the event store a command works on: PostgreSQL when a
-// database URL is given, the embedded store in the data directory otherwise.
-// Explicit flags win over the environment; giving both flags is an error.
-type storeFlags struct {
-	dataDir     string
-	databaseURL string
-}
-
-// addStoreFlags registers --data-dir and --database-url on fs.
-func addStoreFlags(fs *flag.FlagSet) *storeFlags {
-	sf := &storeFlags{}
-	fs.StringVar(&sf.dataDir, "data-dir", "",
-		fmt.Sprintf("embedded store `DIR` (env %s; default %s)", envDataDir, storeDefaultDataDir))
-	fs.StringVar(&sf.databaseURL, "database-url", "",
-		fmt.Sprintf("PostgreSQL `URL`; when set the embedded store is not used (env %s)", envDatabaseURL))
-	return sf
-}
-
-// resolved returns the data directory and database URL in effect after flags
-// and environment: exactly one of them drives the store, but the data
-// directory is returned either way (it also locates the keyring).
-func (sf *storeFlags) resolved() (dataDir, databaseURL string, err error) {
-	if sf.dataDir != "" && sf.databaseURL != "" {
-		return "", "", errors.New("give either --data-dir or --database-url, not both")
-	}
-	dataDir = sf.dataDir
-	if dataDir == "" {
-		dataDir = envDefault(envDataDir, storeDefaultDataDir)
-	}
-	databaseURL = sf.databaseURL
-	if databaseURL == "" && sf.dataDir == "" {
-		databaseURL = os.Getenv(envDatabaseURL)
-	}
-	return dataDir, databaseURL, nil
-}
-
 // openExisting opens the selected store for tools that read an existing log
 // (audit): the embedded directory must already hold one, so a mistyped path is
 // an error rather than a fresh empty log, and if a running server holds its
 // lock the error says to stop it or use the HTTP audit endpoints. Close the
 // store when done.
-func (sf *storeFlags) openExisting(ctx context.Context) (eventstore.Store, error) {
-	dataDir, dbURL, err := sf.resolved()
-	if err != nil {
-		return nil, err
-	}
+func (sf *storageFlags) openExisting(ctx context.Context) (eventstore.Store, error) {
+	dataDir, dbURL := *sf.dataDir, *sf.databaseURL
 	if dbURL != "" {
 		s, err := postgres.Open(ctx, postgres.Config{URL: dbURL, MaxConns: 4})
 		if err != nil {
