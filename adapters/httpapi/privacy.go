@@ -94,11 +94,8 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listHolds(w http.ResponseWriter, r *http.Request) error {
-	id, err := accountParam(r)
+	id, err := s.accountRead(r)
 	if err != nil {
-		return err
-	}
-	if err := s.waitRead(r); err != nil {
 		return err
 	}
 	hs, err := s.cfg.Reads.Models.Privacy().Holds(r.Context(), id, r.URL.Query().Get("active") == "true")

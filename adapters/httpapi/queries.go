@@ -47,11 +47,8 @@ func seesPersonal(r *http.Request) bool {
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
-	id, err := accountParam(r)
+	id, err := s.accountRead(r)
 	if err != nil {
-		return err
-	}
-	if err := s.waitRead(r); err != nil {
 		return err
 	}
 	v, err := s.cfg.Reads.Models.Accounts().Account(r.Context(), id)
@@ -104,11 +101,8 @@ type KeyList struct {
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
-	id, err := accountParam(r)
+	id, err := s.accountRead(r)
 	if err != nil {
-		return err
-	}
-	if err := s.waitRead(r); err != nil {
 		return err
 	}
 	keys, err := s.cfg.Reads.Models.Keys().KeysByAccount(r.Context(), id)
@@ -271,11 +265,8 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getBalance(w http.ResponseWriter, r *http.Request) error {
-	id, err := accountParam(r)
+	id, err := s.accountRead(r)
 	if err != nil {
-		return err
-	}
-	if err := s.waitRead(r); err != nil {
 		return err
 	}
 	v, err := s.cfg.Reads.Models.Balances().Balance(r.Context(), id)
@@ -319,11 +310,8 @@ type DisputeList struct {
 }
 
 func (s *Server) listDisputes(w http.ResponseWriter, r *http.Request) error {
-	id, err := accountParam(r)
+	id, err := s.accountRead(r)
 	if err != nil {
-		return err
-	}
-	if err := s.waitRead(r); err != nil {
 		return err
 	}
 	ds, err := s.cfg.Reads.Models.Balances().Disputes(r.Context(), id)
@@ -372,11 +360,8 @@ type ConsentHistory struct {
 }
 
 func (s *Server) getConsentHistory(w http.ResponseWriter, r *http.Request) error {
-	id, err := accountParam(r)
+	id, err := s.accountRead(r)
 	if err != nil {
-		return err
-	}
-	if err := s.waitRead(r); err != nil {
 		return err
 	}
 	rs, err := s.cfg.Reads.Models.Consent().ConsentHistory(r.Context(), id)
@@ -388,4 +373,14 @@ func (s *Server) getConsentHistory(w http.ResponseWriter, r *http.Request) error
 	}
 	writeJSON(w, http.StatusOK, ConsentHistory{AccountID: id, Receipts: rs})
 	return nil
+}
+
+// accountRead is the start of every per-account query: the account id from
+// the path, then the bounded wait for read-your-writes (?after=).
+func (s *Server) accountRead(r *http.Request) (uuid.UUID, error) {
+	id, err := accountParam(r)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return id, s.waitRead(r)
 }
