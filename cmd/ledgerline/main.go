@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -104,6 +105,18 @@ func newFlags(name, synopsis string) *flag.FlagSet {
 func runBench(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("bench needs a target: store | vault | projections | http | cluster")
+	}
+	if path := os.Getenv("LEDGERLINE_BENCH_CPUPROFILE"); path != "" {
+		// a profile of the whole run, whatever the target (go tool pprof)
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	switch strings.ToLower(args[0]) {
 	case "store":
