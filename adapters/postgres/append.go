@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -103,6 +104,8 @@ type rowArrays struct {
 	prevs     [][]byte
 	hashes    [][]byte
 	hashBuf   []byte
+
+	recordedAt time.Time // one store time for the whole batch
 }
 
 func (r *rowArrays) reset() {
@@ -163,6 +166,7 @@ func (s *Store) plan(reqs []*eventstore.AppendRequest, kinds []int, full bool, l
 	clear(w.work)
 	clear(w.batchIDs)
 	w.rows.reset()
+	w.rows.recordedAt = now
 	pos, prev := w.head.Position, w.head.Hash
 	for i, r := range reqs {
 		current, ok := w.work[r.Stream]
@@ -273,6 +277,75 @@ func (s *Store) queueWrite(b *pgx.Batch, newHead eventstore.Head, now time.Time,
 		*found = err == nil
 		return err
 	})
+}
+
+// copyMinRows is the batch size from which rows go in with COPY instead of
+// one INSERT over unnest arrays: COPY costs two more round trips (an explicit
+// transaction) but PostgreSQL inserts its rows with less work per row
+// (no array expansion, no executor per row), 1.3-1.4x the rows/s for
+// large batches here.
+const copyMinRows = 256
+
+// eventCopyColumns are the columns copyRows fills, in the order it sends them.
+var eventCopyColumns = []string{"position", "id", "stream", "version", "type", "schema", "recorded_at", "data", "subject", "sealed", "meta", "prev_hash", "hash"}
+
+// copyCommit is the fast path for a large batch: in one transaction, one
+// round trip takes the lock, looks up pending ids and moves the head, then
+// copyRows sends the rows. found=false means the head moved and nothing was
+// written.
+func (s *Store) copyCommit(ctx context.Context, newHead eventstore.Head, pendIDs [][16]byte, lookup map[uuid.UUID]idInfo) (bool, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(context.Background())
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.lockKey)
+	if len(pendIDs) > 0 {
+		queueLookup(b, pendIDs, lookup)
+	}
+	var found bool
+	s.queueHeadMove(b, newHead, &found)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil || !found {
+		return false, err
+	}
+	if err := s.copyRows(ctx, tx); err != nil {
+		return false, err
+	}
+	return true, tx.Commit(ctx)
+}
+
+// queueHeadMove queues moving the head row from the cached head to newHead
+// (found reports whether it still held the cached head; if not, nothing
+// changes) and the notification subscribers wait for.
+func (s *Store) queueHeadMove(b *pgx.Batch, newHead eventstore.Head, found *bool) {
+	w := &s.w
+	b.Queue(`UPDATE head SET position = $3, hash = $4 WHERE position = $1 AND hash = $2`,
+		int64(w.head.Position), w.head.Hash[:], int64(newHead.Position), newHead.Hash[:]).Exec(func(ct pgconn.CommandTag) error {
+		*found = ct.RowsAffected() == 1
+		return nil
+	})
+	b.Queue(`SELECT pg_notify($1, $2)`, s.channel, strconv.FormatUint(newHead.Position, 10))
+}
+
+// copyRows sends the planned rows with COPY inside tx, which holds the append
+// lock and has moved the head.
+func (s *Store) copyRows(ctx context.Context, tx pgx.Tx) error {
+	r := &s.w.rows
+	now := r.recordedAt
+	row := make([]any, len(eventCopyColumns))
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventCopyColumns, pgx.CopyFromSlice(len(r.positions), func(i int) ([]any, error) {
+		row[0], row[1], row[2], row[3], row[4], row[5], row[6] = r.positions[i], r.ids[i], r.streams[i], r.versions[i], r.types[i], r.schemas[i], now
+		row[7], row[8], row[9], row[10], row[11], row[12] = r.data[i], r.subjects[i], r.sealed[i], r.meta[i], r.prevs[i], r.hashes[i]
+		return row, nil
+	}))
+	if err != nil {
+		return err
+	}
+	if n != int64(len(r.positions)) {
+		return fmt.Errorf("postgres: append copied %d of %d rows", n, len(r.positions))
+	}
+	return nil
 }
 
 func queueLookup(b *pgx.Batch, ids [][16]byte, into map[uuid.UUID]idInfo) {
@@ -404,16 +477,22 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 	if n := len(w.rows.positions); n > 0 {
 		newHead = eventstore.Head{Position: w.head.Position + uint64(n), Hash: reqs[lastAccepted(kinds)].Events[len(reqs[lastAccepted(kinds)].Events)-1].Hash}
 	}
-	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.lockKey)
 	lookup := map[uuid.UUID]idInfo{}
-	if len(pendIDs) > 0 {
-		queueLookup(b, pendIDs, lookup)
-	}
 	var (
 		found bool
 		n     int64
+		err   error
 	)
+	if len(w.rows.positions) >= copyMinRows {
+		found, err = s.copyCommit(ctx, newHead, pendIDs, lookup)
+		n = int64(len(w.rows.positions))
+		return s.fastDone(reqs, kinds, assumed, lookup, newHead, found, n, err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.lockKey)
+	if len(pendIDs) > 0 {
+		queueLookup(b, pendIDs, lookup)
+	}
 	if len(w.rows.positions) > 0 {
 		s.queueWrite(b, newHead, now, &found, &n)
 	} else {
@@ -426,7 +505,14 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 			return err
 		})
 	}
-	err := s.pool.SendBatch(ctx, b).Close()
+	err = s.pool.SendBatch(ctx, b).Close()
+	return s.fastDone(reqs, kinds, assumed, lookup, newHead, found, n, err)
+}
+
+// fastDone settles a fast-path write: found reports whether the head still
+// matched (so n rows were written), err whether the write failed.
+func (s *Store) fastDone(reqs []*eventstore.AppendRequest, kinds []int, assumed bool, lookup map[uuid.UUID]idInfo, newHead eventstore.Head, found bool, n int64, err error) (bool, error) {
+	w := &s.w
 	if assumed {
 		s.dropAssumed(reqs)
 	}
@@ -581,9 +667,19 @@ func (s *Store) slowCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 			found bool
 			n     int64
 		)
-		b := &pgx.Batch{}
-		s.queueWrite(b, newHead, now, &found, &n)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if len(w.rows.positions) >= copyMinRows {
+			b := &pgx.Batch{}
+			s.queueHeadMove(b, newHead, &found)
+			if err = tx.SendBatch(ctx, b).Close(); err == nil && found {
+				err = s.copyRows(ctx, tx)
+				n = int64(len(w.rows.positions))
+			}
+		} else {
+			b := &pgx.Batch{}
+			s.queueWrite(b, newHead, now, &found, &n)
+			err = tx.SendBatch(ctx, b).Close()
+		}
+		if err != nil {
 			w.forget()
 			return err
 		}

@@ -268,3 +268,65 @@ func TestMigrateIdempotent(t *testing.T) {
 	s2 := open(t, url) // Open migrates again
 	_ = s2
 }
+
+// TestLargeBatches drives batches big enough for COPY through the fast path,
+// the fallbacks it must take (an id already stored, a stream assumed new that
+// another instance created, a head moved by another instance) and the slow
+// path, then checks results, stored fields and the chain.
+func TestLargeBatches(t *testing.T) {
+	url, _ := pgtest.Schema(t)
+	a, b := open(t, url), open(t, url)
+	ctx := context.Background()
+	batch := func(n int) []eventstore.Event {
+		out := make([]eventstore.Event, n)
+		for i := range out {
+			out[i] = ev("big.one")
+			out[i].ID = uuid.Must(uuid.NewV7())
+			if i%2 == 0 {
+				out[i].Subject, out[i].Sealed = "01900000-0000-7000-8000-000000000002", []byte{byte(i), 9}
+			}
+		}
+		return out
+	}
+	first := batch(600)
+	res, err := a.Append(ctx, "big-1", eventstore.NoStream, first...)
+	if err != nil || res.FirstPosition != 1 || res.LastPosition != 600 || res.NextVersion != 600 {
+		t.Fatalf("first batch: %+v %v", res, err)
+	}
+	// the same call again is a duplicate, on both instances
+	for _, st := range []*postgres.Store{a, b} {
+		res, err = st.Append(ctx, "big-1", eventstore.Exact(0), first...)
+		if err != nil || !res.Duplicate || res.FirstPosition != 1 || res.LastPosition != 600 {
+			t.Fatalf("repeat: %+v %v", res, err)
+		}
+	}
+	// one stored id in another stream: the whole call fails, nothing written
+	clash := batch(400)
+	clash[399].ID = first[10].ID
+	if _, err := a.Append(ctx, "big-2", eventstore.NoStream, clash...); !errors.Is(err, eventstore.ErrDuplicateID) {
+		t.Fatalf("clash: %v", err)
+	}
+	// b creates a stream a has never seen; a assumes it new and must re-plan
+	if _, err := b.Append(ctx, "big-3", eventstore.NoStream, batch(300)...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Append(ctx, "big-3", eventstore.NoStream, batch(300)...); !errors.Is(err, eventstore.ErrConcurrency) {
+		t.Fatalf("stream created elsewhere: %v", err)
+	}
+	res, err = a.Append(ctx, "big-3", eventstore.Any, batch(300)...)
+	if err != nil || res.FirstPosition != 901 || res.NextVersion != 600 {
+		t.Fatalf("append after head moved: %+v %v", res, err)
+	}
+	all, err := a.ReadAll(ctx, 1, 0)
+	if err != nil || len(all) != 1200 {
+		t.Fatalf("ReadAll: %d events, %v", len(all), err)
+	}
+	if all[0].Subject != "01900000-0000-7000-8000-000000000002" || string(all[0].Sealed) != "\x00\x09" || all[1].Subject != "" || all[1].Sealed != nil || all[0].Meta.Actor != "u1" {
+		t.Fatalf("stored fields: %+v / %+v", all[0], all[1])
+	}
+	if all[0].RecordedAt.IsZero() || !all[0].RecordedAt.Equal(all[599].RecordedAt) {
+		t.Fatalf("recorded_at: %v .. %v", all[0].RecordedAt, all[599].RecordedAt)
+	}
+	verify(t, a, 1200)
+	verify(t, b, 1200)
+}
