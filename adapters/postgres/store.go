@@ -37,7 +37,10 @@ type Config struct {
 	// MaxConns bounds the pool. Default 8; at least 2 (one for the committer).
 	MaxConns int32
 	// MaxBatchEvents bounds the events of one group commit (a larger single
-	// call is its own batch). Default 2000; at most 50000.
+	// call is its own batch). Default 5000; at most 50000. Large batches go in
+	// with COPY, where each transaction's fixed cost (round trips, commit
+	// flush) is what a bigger batch spreads: usage ingestion through HTTP
+	// measured ~0.19 of the floor with 2000 and ~0.21-0.24 with 5000.
 	MaxBatchEvents int
 	// StreamCacheSize bounds the stream versions cached by the writer. Streams
 	// not cached are read from the database. Default 100000.
@@ -66,7 +69,7 @@ func (c *Config) validate() error {
 		c.MaxConns = 8
 	}
 	if c.MaxBatchEvents == 0 {
-		c.MaxBatchEvents = 2000
+		c.MaxBatchEvents = 5000
 	}
 	if c.StreamCacheSize == 0 {
 		c.StreamCacheSize = 100000
