@@ -333,6 +333,11 @@ func RebuildReadModels(ctx context.Context, pool *pgxpool.Pool, store eventstore
 	}
 	pcfg := pool.Config().Copy()
 	pcfg.ConnConfig.RuntimeParams["search_path"] = build
+	// Nothing reads the build schema before the swap, and the swap commits
+	// synchronously, which flushes the WAL of every batch before it: the
+	// batches need not wait for their own flush. A crash before the swap
+	// leaves an unused build schema, as it would with synchronous commits.
+	pcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	bpool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		dropBuild()

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,8 +16,10 @@ import (
 // rmProjector applies a batch to some read models in one transaction: lock
 // and read their checkpoints, load the rows the batch touches (one round
 // trip), fold the batch in memory with the same rules as the in-memory
-// models, then write one upsert per table from column arrays and the new
-// checkpoints (one round trip), and commit.
+// models, then write one upsert per table from typed column arrays and the
+// new checkpoints in one statement (one round trip), and commit. Usage,
+// which needs no stored rows to fold, folds in a goroutine meanwhile (see
+// readmodel_usage.go for how its rows are written).
 type rmProjector struct {
 	m     *ReadModels
 	names []string
@@ -47,6 +50,13 @@ func (p *rmProjector) ApplyBatch(ctx context.Context, batch []projections.Record
 		return nil
 	}
 	var invalid []uuid.UUID
+	// The usage fold needs no stored rows: run it while the transaction
+	// starts, locks the checkpoints and loads the other models' rows.
+	var early *usageFold
+	if len(batch) >= usageSplitMin && slices.Contains(p.names, RMUsage) {
+		early = foldUsageAsync(batch)
+		defer early.wait()
+	}
 	err := pgx.BeginFunc(ctx, p.m.pool, func(tx pgx.Tx) error {
 		invalid = invalid[:0]
 		cps := map[string]uint64{}
@@ -69,6 +79,7 @@ func (p *rmProjector) ApplyBatch(ctx context.Context, batch []projections.Record
 		}
 		last := batch[len(batch)-1].Position
 		var work []*rmWork
+		var usageShare *rmWork
 		for _, n := range p.names {
 			cp := cps[n]
 			if cp >= last {
@@ -81,7 +92,18 @@ func (p *rmProjector) ApplyBatch(ctx context.Context, batch []projections.Record
 			if b[0].Position != cp+1 {
 				return fmt.Errorf("read model %s at %d got position %d", n, cp, b[0].Position)
 			}
-			work = append(work, newWork(n, b))
+			w := newWork(n, b)
+			if n == RMUsage {
+				if len(b) == len(batch) {
+					w.early = early
+				}
+				usageShare = w
+				continue
+			}
+			work = append(work, w)
+		}
+		if usageShare != nil {
+			work = append(work, usageShare) // last: the others fold while its goroutine finishes
 		}
 		if len(work) == 0 {
 			return nil
@@ -96,6 +118,7 @@ func (p *rmProjector) ApplyBatch(ctx context.Context, batch []projections.Record
 			}
 		}
 		write := &pgx.Batch{}
+		names := make([]string, 0, len(work))
 		for _, w := range work {
 			if err := w.fold(&invalid); err != nil {
 				return fmt.Errorf("read model %s: %w", w.name, err)
@@ -103,9 +126,10 @@ func (p *rmProjector) ApplyBatch(ctx context.Context, batch []projections.Record
 			if err := w.queueWrite(write); err != nil {
 				return err
 			}
-			write.Queue(`INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
-				ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`, w.name, int64(last))
+			names = append(names, w.name)
 		}
+		write.Queue(`INSERT INTO projection_checkpoints (name, position) SELECT unnest($1::text[]), $2
+			ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position`, names, int64(last))
 		return tx.SendBatch(ctx, write).Close()
 	})
 	if err != nil {
@@ -125,7 +149,8 @@ type rmWork struct {
 
 	keys      projections.KeysState
 	dirtyAcc  map[uuid.UUID]struct{}
-	usage     map[projections.UsageKey]*projections.UsageCounts
+	usage     usageWork
+	early     *usageFold // usage folded from the whole batch, when that is w's share
 	balances  map[uuid.UUID]*projections.BalanceDelta
 	txs       []projections.Transaction
 	disputes  map[projections.DisputeKey]*projections.DisputeRow
@@ -149,7 +174,7 @@ func (w *rmWork) queueLoad(b *pgx.Batch) {
 		if len(ids) == 0 {
 			return
 		}
-		b.Queue(`SELECT `+accountCols+` FROM rm_accounts WHERE id = ANY($1)`, ids).Query(func(rows pgx.Rows) error {
+		b.Queue(`SELECT `+accountCols+` FROM rm_accounts WHERE id = ANY($1)`, pgUUIDs(ids)).Query(func(rows pgx.Rows) error {
 			return scanAll(rows, func(rows pgx.Rows) error {
 				r, err := scanAccount(rows)
 				if err == nil {
@@ -174,7 +199,7 @@ func (w *rmWork) queueLoad(b *pgx.Batch) {
 		if len(keys)+len(accs) == 0 {
 			return
 		}
-		b.Queue(`SELECT `+keyCols+` FROM rm_api_keys WHERE key_id = ANY($1) OR account_id = ANY($2)`, keys, accs).Query(func(rows pgx.Rows) error {
+		b.Queue(`SELECT `+keyCols+` FROM rm_api_keys WHERE key_id = ANY($1) OR account_id = ANY($2)`, pgUUIDs(keys), pgUUIDs(accs)).Query(func(rows pgx.Rows) error {
 			return scanAll(rows, func(rows pgx.Rows) error {
 				r, err := scanKey(rows)
 				if err == nil {
@@ -184,7 +209,7 @@ func (w *rmWork) queueLoad(b *pgx.Batch) {
 			})
 		})
 		b.Queue(`SELECT account_id, status FROM rm_apikey_accounts WHERE account_id = ANY($1)
-			OR account_id IN (SELECT account_id FROM rm_api_keys WHERE key_id = ANY($2))`, accs, keys).Query(func(rows pgx.Rows) error {
+			OR account_id IN (SELECT account_id FROM rm_api_keys WHERE key_id = ANY($2))`, pgUUIDs(accs), pgUUIDs(keys)).Query(func(rows pgx.Rows) error {
 			return scanAll(rows, func(rows pgx.Rows) error {
 				var a projections.KeyAccountRow
 				if err := rows.Scan(&a.AccountID, &a.Status); err != nil {
@@ -195,6 +220,7 @@ func (w *rmWork) queueLoad(b *pgx.Batch) {
 			})
 		})
 	case RMUsage:
+		w.usage.queueLoad(b, w.batch)
 	case RMBalances:
 		w.disputes = map[projections.DisputeKey]*projections.DisputeRow{}
 		w.dirtyDisp = map[projections.DisputeKey]struct{}{}
@@ -207,7 +233,7 @@ func (w *rmWork) queueLoad(b *pgx.Batch) {
 			accs[i], procs[i], ids[i] = k.AccountID, k.Processor, k.DisputeID
 		}
 		b.Queue(`SELECT `+disputeCols+` FROM rm_disputes WHERE (account_id, processor, dispute_id) IN
-			(SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]))`, accs, procs, ids).Query(func(rows pgx.Rows) error {
+			(SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]))`, pgUUIDs(accs), procs, ids).Query(func(rows pgx.Rows) error {
 			return scanAll(rows, func(rows pgx.Rows) error {
 				d, err := scanDispute(rows)
 				if err == nil {
@@ -262,7 +288,7 @@ func (w *rmWork) queueLoad(b *pgx.Batch) {
 		w.dirtyHold = map[uuid.UUID]struct{}{}
 		reqs, holds, subjects := projections.PrivacyTouches(w.batch)
 		if len(reqs)+len(subjects) > 0 {
-			b.Queue(`SELECT `+requestCols+` FROM rm_privacy_requests WHERE request_id = ANY($1) OR subject = ANY($2)`, reqs, subjects).Query(func(rows pgx.Rows) error {
+			b.Queue(`SELECT `+requestCols+` FROM rm_privacy_requests WHERE request_id = ANY($1) OR subject = ANY($2)`, pgUUIDs(reqs), pgUUIDs(subjects)).Query(func(rows pgx.Rows) error {
 				return scanAll(rows, func(rows pgx.Rows) error {
 					r, err := scanRequest(rows)
 					if err == nil {
@@ -273,7 +299,7 @@ func (w *rmWork) queueLoad(b *pgx.Batch) {
 			})
 		}
 		if len(holds) > 0 {
-			b.Queue(`SELECT `+holdCols+` FROM rm_legal_holds WHERE hold_id = ANY($1)`, holds).Query(func(rows pgx.Rows) error {
+			b.Queue(`SELECT `+holdCols+` FROM rm_legal_holds WHERE hold_id = ANY($1)`, pgUUIDs(holds)).Query(func(rows pgx.Rows) error {
 				return scanAll(rows, func(rows pgx.Rows) error {
 					h, err := scanHold(rows)
 					if err == nil {
@@ -296,8 +322,12 @@ func (w *rmWork) fold(invalid *[]uuid.UUID) error {
 	case RMKeys:
 		projections.FoldKeys(&w.keys, w.batch, w.dirty, w.dirtyAcc, invalid)
 	case RMUsage:
-		w.usage = map[projections.UsageKey]*projections.UsageCounts{}
-		return projections.FoldUsage(w.batch, w.usage)
+		if w.early != nil {
+			w.usage.usageFolded = w.early.wait()
+		} else {
+			w.usage.usageFolded = foldUsage(w.batch)
+		}
+		return w.usage.err
 	case RMBalances:
 		w.balances = map[uuid.UUID]*projections.BalanceDelta{}
 		return projections.FoldBalances(w.batch, w.balances, &w.txs, w.disputes, w.dirtyDisp, nil)
@@ -350,19 +380,7 @@ func (w *rmWork) queueWrite(b *pgx.Batch) error {
 			b.Queue(upsert("rm_apikey_accounts", "account_id, status", "uuid,text", "account_id"), c.args()...)
 		}
 	case RMUsage:
-		if len(w.usage) == 0 {
-			return nil
-		}
-		var c cols
-		for k, u := range w.usage {
-			c.add(k.AccountID, k.Day, k.KeyID, k.Model, k.Provider, u.Requests, u.InputTokens, u.OutputTokens, u.CostMicros, u.Errors, u.ErrorReports)
-		}
-		b.Queue(`INSERT INTO rm_usage (account_id, day, key_id, model, provider, requests, input_tokens, output_tokens, cost_micros, errors, error_reports)
-			SELECT * FROM unnest($1::uuid[], $2::date[], $3::uuid[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[])
-			ON CONFLICT (account_id, day, key_id, model, provider) DO UPDATE SET
-				requests = rm_usage.requests + EXCLUDED.requests, input_tokens = rm_usage.input_tokens + EXCLUDED.input_tokens,
-				output_tokens = rm_usage.output_tokens + EXCLUDED.output_tokens, cost_micros = rm_usage.cost_micros + EXCLUDED.cost_micros,
-				errors = rm_usage.errors + EXCLUDED.errors, error_reports = rm_usage.error_reports + EXCLUDED.error_reports`, c.args()...)
+		w.usage.queueWrite(b)
 	case RMBalances:
 		if len(w.balances) > 0 {
 			var c cols
@@ -447,32 +465,6 @@ func (w *rmWork) queueWrite(b *pgx.Batch) error {
 		}
 	}
 	return nil
-}
-
-// cols gathers row values column by column for an unnest upsert.
-type cols struct {
-	c [][]any
-	n int
-}
-
-func (c *cols) add(vals ...any) {
-	if c.c == nil {
-		c.c = make([][]any, len(vals))
-	}
-	for i, v := range vals {
-		c.c[i] = append(c.c[i], v)
-	}
-	c.n++
-}
-
-func (c *cols) col(i int) []any { return c.c[i] }
-
-func (c *cols) args() []any {
-	out := make([]any, len(c.c))
-	for i := range c.c {
-		out[i] = c.c[i]
-	}
-	return out
 }
 
 // upsert builds INSERT ... SELECT FROM unnest(...) ON CONFLICT (key) DO
