@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -127,12 +128,25 @@ type Sealer interface {
 	Open(ctx context.Context, subject string, eventID uuid.UUID, sealed []byte) ([]byte, error)
 }
 
+// AppendOpener is implemented by Sealers that can open into a caller's
+// buffer: Open, appending the plaintext to dst. The codec opens every
+// personal part of a replay into one recycled buffer, wiped after use,
+// instead of allocating a plaintext per event.
+type AppendOpener interface {
+	OpenAppend(ctx context.Context, dst []byte, subject string, eventID uuid.UUID, sealed []byte) ([]byte, error)
+}
+
 // Codec turns domain events into envelopes and back, sealing and opening
 // personal parts and lifting old schemas with upcasters.
 type Codec struct {
-	reg    *Registry
-	sealer Sealer
+	reg      *Registry
+	sealer   Sealer
+	appender AppendOpener // sealer, when it is one
 }
+
+// plainPool recycles the buffers personal parts are opened into. They hold
+// plaintext personal data while in use, so they are wiped before going back.
+var plainPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
 // NewCodec returns a codec over reg. sealer may be nil only if no registered
 // event has a personal part.
@@ -147,7 +161,9 @@ func NewCodec(reg *Registry, sealer Sealer) (*Codec, error) {
 			}
 		}
 	}
-	return &Codec{reg: reg, sealer: sealer}, nil
+	c := &Codec{reg: reg, sealer: sealer}
+	c.appender, _ = sealer.(AppendOpener)
+	return c, nil
 }
 
 // Registry returns the codec's registry.
@@ -231,20 +247,48 @@ func (c *Codec) Decode(ctx context.Context, ev Event) (Decoded, error) {
 	}
 	out := Decoded{Event: ev}
 	if e.personal >= 0 && len(ev.Sealed) > 0 {
-		plain, err := c.sealer.Open(ctx, ev.Subject, ev.ID, ev.Sealed)
-		switch {
-		case errors.Is(err, ErrKeyShredded):
-			out.Erased = true
-		case err != nil:
-			return Decoded{}, fmt.Errorf("eventstore: open personal part at position %d: %w", ev.Position, err)
-		default:
-			if err := decodePersonal(e.layout, plain, ptr.Elem().Field(e.personal)); err != nil {
-				return Decoded{}, fmt.Errorf("eventstore: decode personal part at position %d: %w", ev.Position, err)
-			}
+		erased, err := c.openPersonal(ctx, e, ev, ptr.Elem().Field(e.personal))
+		if err != nil {
+			return Decoded{}, err
 		}
+		out.Erased = erased
 	}
 	out.Payload = ptr.Elem().Interface()
 	return out, nil
+}
+
+// openPersonal opens ev's personal part into dst (the Personal field);
+// erased is true when the subject's key is shredded.
+func (c *Codec) openPersonal(ctx context.Context, e *entry, ev Event, dst reflect.Value) (erased bool, err error) {
+	var (
+		plain []byte
+		buf   *[]byte
+	)
+	if c.appender != nil {
+		buf = plainPool.Get().(*[]byte)
+		plain, err = c.appender.OpenAppend(ctx, (*buf)[:0], ev.Subject, ev.ID, ev.Sealed)
+		defer func() {
+			if plain != nil {
+				clear(plain) // decodePersonalShared copied what it needs
+				*buf = plain[:0]
+			}
+			if cap(*buf) <= 64<<10 { // an outsized one goes to the collector
+				plainPool.Put(buf)
+			}
+		}()
+	} else {
+		plain, err = c.sealer.Open(ctx, ev.Subject, ev.ID, ev.Sealed)
+	}
+	switch {
+	case errors.Is(err, ErrKeyShredded):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("eventstore: open personal part at position %d: %w", ev.Position, err)
+	}
+	if err := decodePersonalShared(e.layout, plain, dst); err != nil {
+		return false, fmt.Errorf("eventstore: decode personal part at position %d: %w", ev.Position, err)
+	}
+	return false, nil
 }
 
 // DecodePublic decodes only the public payload, never touching the sealer:

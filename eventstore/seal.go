@@ -28,33 +28,22 @@ const (
 const DefaultSealerCache = 4096
 
 // VaultSealer implements Sealer with the subjects' data keys from a Vault.
-// It keeps a bounded LRU cache of ready AEADs (one per subject, built from
-// the unwrapped DEK, whose bytes are then wiped) so a replay does not unwrap
-// a key per event, and a negative cache of shredded subjects so replaying an
-// erased subject does not ask the vault per event either.
+// It keeps a bounded cache of ready AEADs (one per subject, built from the
+// unwrapped DEK, whose bytes are then wiped) so a replay does not unwrap a
+// key per event, and a negative cache of shredded subjects so replaying an
+// erased subject does not ask the vault per event either (see aeadCache).
 //
 // Erasure must reach every cache: Shred purges this one; other processes
 // purge theirs by calling Forget when they hear of the shred (OnShred lets
 // the wiring broadcast it). It is safe for concurrent use.
 type VaultSealer struct {
-	vault Vault
-
-	mu       sync.Mutex
-	cap      int
-	items    map[string]*lruNode
-	head     lruNode // sentinel: head.next is the most recent
-	gen      uint64  // bumped by Forget; a fill started before it is dropped
+	vault    Vault
+	cache    *aeadCache
 	onShred  []func(subject string)
 	shredsMu sync.Mutex
 }
 
 var _ Sealer = (*VaultSealer)(nil)
-
-type lruNode struct {
-	prev, next *lruNode
-	subject    string
-	aead       cipher.AEAD // nil for a shredded subject
-}
 
 // NewSealer returns a sealer over v caching up to cacheSize subjects
 // (DefaultSealerCache when cacheSize <= 0).
@@ -62,9 +51,7 @@ func NewSealer(v Vault, cacheSize int) *VaultSealer {
 	if cacheSize <= 0 {
 		cacheSize = DefaultSealerCache
 	}
-	s := &VaultSealer{vault: v, cap: cacheSize, items: make(map[string]*lruNode, cacheSize)}
-	s.head.next, s.head.prev = &s.head, &s.head
-	return s
+	return &VaultSealer{vault: v, cache: newAEADCache(cacheSize)}
 }
 
 // Seal implements Sealer: it creates the subject's key on first use.
@@ -85,6 +72,11 @@ func (s *VaultSealer) Seal(ctx context.Context, subject string, eventID uuid.UUI
 // is destroyed and with ErrSealBroken when the sealed bytes do not
 // authenticate for this event and subject.
 func (s *VaultSealer) Open(ctx context.Context, subject string, eventID uuid.UUID, sealed []byte) ([]byte, error) {
+	return s.OpenAppend(ctx, nil, subject, eventID, sealed)
+}
+
+// OpenAppend implements AppendOpener: Open, appending the plaintext to dst.
+func (s *VaultSealer) OpenAppend(ctx context.Context, dst []byte, subject string, eventID uuid.UUID, sealed []byte) ([]byte, error) {
 	if len(sealed) < sealedExtra || sealed[0] != sealVersion {
 		return nil, fmt.Errorf("%w: event %s: bad format", ErrSealBroken, eventID)
 	}
@@ -93,7 +85,7 @@ func (s *VaultSealer) Open(ctx context.Context, subject string, eventID uuid.UUI
 		return nil, err
 	}
 	ad := getAD(subject, eventID)
-	plain, err := aead.Open(nil, nil, sealed[1:], *ad)
+	plain, err := aead.Open(dst, nil, sealed[1:], *ad)
 	adPool.Put(ad)
 	if err != nil {
 		return nil, fmt.Errorf("%w: event %s", ErrSealBroken, eventID)
@@ -130,46 +122,29 @@ func (s *VaultSealer) OnShred(fn func(subject string)) {
 
 // Forget purges subject from the caches (key and negative entry).
 func (s *VaultSealer) Forget(subject string) {
-	s.mu.Lock()
-	s.gen++
-	if n, ok := s.items[subject]; ok {
-		s.unlink(n)
-	}
-	s.mu.Unlock()
+	s.cache.forget(keyOf(subject))
 }
 
 // Cached reports whether subject has a cached key (shredded=false) or a
 // cached shred (shredded=true). For tests and metrics.
 func (s *VaultSealer) Cached(subject string) (cached, shredded bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, ok := s.items[subject]
-	return ok, ok && n.aead == nil
+	return s.cache.lookup(keyOf(subject))
 }
 
 // Len returns the number of cached subjects.
-func (s *VaultSealer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.items)
-}
+func (s *VaultSealer) Len() int { return s.cache.len() }
 
 // aead returns the subject's cipher, from the cache or the vault (create
 // selects DataKey over OpenKey).
 func (s *VaultSealer) aead(ctx context.Context, subject string, create bool) (cipher.AEAD, error) {
-	s.mu.Lock()
-	if n, ok := s.items[subject]; ok {
-		s.moveFront(n)
-		a := n.aead
-		s.mu.Unlock()
+	k := keyOf(subject)
+	a, ok, gen := s.cache.get(k)
+	if ok {
 		if a == nil {
 			return nil, fmt.Errorf("%w: subject %s", ErrKeyShredded, subject)
 		}
 		return a, nil
 	}
-	gen := s.gen
-	s.mu.Unlock()
-
 	var dek DEK
 	var err error
 	if create {
@@ -177,10 +152,9 @@ func (s *VaultSealer) aead(ctx context.Context, subject string, create bool) (ci
 	} else {
 		dek, err = s.vault.OpenKey(ctx, subject)
 	}
-	var a cipher.AEAD
 	switch {
 	case errors.Is(err, ErrKeyShredded):
-		s.put(subject, nil, gen)
+		s.cache.put(k, nil, gen)
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("eventstore: data key of subject %s: %w", subject, err)
@@ -190,7 +164,7 @@ func (s *VaultSealer) aead(ctx context.Context, subject string, create bool) (ci
 	if err != nil {
 		return nil, err
 	}
-	s.put(subject, a, gen)
+	s.cache.put(k, a, gen)
 	return a, nil
 }
 
@@ -200,46 +174,6 @@ func newSealAEAD(key []byte) (cipher.AEAD, error) {
 		return nil, err
 	}
 	return cipher.NewGCMWithRandomNonce(block)
-}
-
-// put caches a fill unless a Forget ran since the fill started.
-func (s *VaultSealer) put(subject string, a cipher.AEAD, gen uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gen != gen {
-		return
-	}
-	if n, ok := s.items[subject]; ok {
-		n.aead = a
-		s.moveFront(n)
-		return
-	}
-	n := &lruNode{subject: subject, aead: a}
-	s.items[subject] = n
-	s.pushFront(n)
-	if len(s.items) > s.cap {
-		s.unlink(s.head.prev)
-	}
-}
-
-func (s *VaultSealer) pushFront(n *lruNode) {
-	n.prev, n.next = &s.head, s.head.next
-	s.head.next.prev = n
-	s.head.next = n
-}
-
-func (s *VaultSealer) moveFront(n *lruNode) {
-	if s.head.next == n {
-		return
-	}
-	n.prev.next, n.next.prev = n.next, n.prev
-	s.pushFront(n)
-}
-
-func (s *VaultSealer) unlink(n *lruNode) {
-	n.prev.next, n.next.prev = n.next, n.prev
-	n.prev, n.next, n.aead = nil, nil, nil
-	delete(s.items, n.subject)
 }
 
 // adPool recycles associated-data buffers: Seal and Open are hot paths.

@@ -21,6 +21,13 @@ import (
 
 // Record is one event handed to a projector: the envelope (sealed part kept
 // as stored) and its public payload decoded by the codec.
+//
+// Runners and Replay read the log with eventstore.ReadAllLean, so the
+// envelope's Stream, Version, PrevHash and Hash are zero when the store is an
+// eventstore.LeanReader: projectors must not depend on them (the chain is the
+// auditors' business, not a read model's). Data and Sealed are never reused
+// by the reader, so a projector may keep them (RefOf does), but must not
+// modify them.
 type Record struct {
 	eventstore.Event
 	Payload any
@@ -28,7 +35,9 @@ type Record struct {
 
 // Projector keeps one read model up to date. ApplyBatch must apply the
 // records and record the last position as the checkpoint atomically, so a
-// crash between batches never applies an event twice or skips one.
+// crash between batches never applies an event twice or skips one. It must
+// not keep the batch slice after it returns (Replay reuses it for the next
+// batch); what it keeps of a record it copies out of it.
 type Projector interface {
 	Name() string
 	Checkpoint(ctx context.Context) (uint64, error)
@@ -115,7 +124,7 @@ func (r *Runner) Run(ctx context.Context) error {
 // it applied (0 when caught up).
 func (r *Runner) CatchUp(ctx context.Context) (int, error) {
 	from := r.Applied() + 1
-	page, err := r.store.ReadAll(ctx, from, r.cfg.BatchSize)
+	page, err := eventstore.ReadAllLean(ctx, r.store, nil, from, r.cfg.BatchSize)
 	if err != nil || len(page) == 0 {
 		return 0, err
 	}
@@ -195,7 +204,16 @@ const decodeParallelMin = 256
 // types decode to a nil payload (projectors ignore them); other failures are
 // errors. Large pages are decoded on every CPU.
 func DecodeRecords(codec *eventstore.Codec, page []eventstore.Event) ([]Record, error) {
-	batch := make([]Record, len(page))
+	return decodeInto(codec, page, nil)
+}
+
+// decodeInto is DecodeRecords writing over dst when it is large enough.
+func decodeInto(codec *eventstore.Codec, page []eventstore.Event, dst []Record) ([]Record, error) {
+	batch := dst[:0]
+	if cap(batch) < len(page) {
+		batch = make([]Record, len(page))
+	}
+	batch = batch[:len(page)]
 	workers := runtime.GOMAXPROCS(0)
 	if len(page) < decodeParallelMin || workers < 2 {
 		return batch, decodeRange(codec, page, batch)
@@ -219,16 +237,22 @@ func DecodeRecords(codec *eventstore.Codec, page []eventstore.Event) ([]Record, 
 }
 
 func decodeRange(codec *eventstore.Codec, page []eventstore.Event, out []Record) error {
-	for i, ev := range page {
-		if r, ok := fastUsageRecorded(&page[i]); ok {
-			out[i] = Record{Event: ev, Payload: r}
+	var intern internSet
+	for i := range page {
+		ev := &page[i]
+		if r, ok := fastUsageRecorded(ev, &intern); ok {
+			out[i] = Record{Event: *ev, Payload: r}
 			continue
 		}
-		payload, err := codec.DecodePublic(ev)
+		if r, ok := fastUsageErrorReported(ev, &intern); ok {
+			out[i] = Record{Event: *ev, Payload: r}
+			continue
+		}
+		payload, err := codec.DecodePublic(*ev)
 		if err != nil && !errors.Is(err, eventstore.ErrUnknownType) {
 			return fmt.Errorf("decode position %d: %w", ev.Position, err)
 		}
-		out[i] = Record{Event: ev, Payload: payload}
+		out[i] = Record{Event: *ev, Payload: payload}
 	}
 	return nil
 }
@@ -260,6 +284,10 @@ type ReplayConfig struct {
 // head at the time each read happens when until is zero) and returns the
 // last position applied. Reading, decoding and applying run as a pipeline,
 // so a rebuild is bound by the slowest stage, not by their sum.
+//
+// Replay recycles its pages and batches: p must not keep the batch slice
+// past ApplyBatch (what it keeps of a record it copies, as the read models
+// do).
 func Replay(ctx context.Context, store eventstore.Store, codec *eventstore.Codec, p Projector, until Until, cfg ReplayConfig) (uint64, error) {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 2000
@@ -277,42 +305,72 @@ func Replay(ctx context.Context, store eventstore.Store, codec *eventstore.Codec
 	}
 	raw := make(chan item, 2)
 	decoded := make(chan item, 2)
-	go func() { // read: two pages at a time over two connections (positions are gapless, so page starts are known)
+	// Free pages and batches go back to the stage that fills them. Each
+	// pool holds at least as many buffers as can be in flight, so a put
+	// never blocks; a take that finds none allocates.
+	const pooled = 8
+	freePages := make(chan []eventstore.Event, pooled)
+	freeBatches := make(chan []Record, pooled)
+	take := func(c chan []eventstore.Event) []eventstore.Event {
+		select {
+		case b := <-c:
+			return b
+		default:
+			return nil
+		}
+	}
+	go func() { // read: two pages always in flight over two connections (positions are gapless, so page starts are known)
 		defer close(raw)
-		next := from + 1
-		for {
-			var pages [2][]eventstore.Event
-			var errs [2]error
-			var wg sync.WaitGroup
-			for j := range pages {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					pages[j], errs[j] = store.ReadAll(ctx, next+uint64(j*cfg.PageSize), cfg.PageSize)
-				}()
+		type read struct {
+			page []eventstore.Event
+			err  error
+		}
+		var inFlight []chan read // in page order
+		start := from + 1
+		launch := func() {
+			c, at, buf := make(chan read, 1), start, take(freePages)
+			go func() {
+				page, err := eventstore.ReadAllLean(ctx, store, buf, at, cfg.PageSize)
+				c <- read{page, err}
+			}()
+			inFlight = append(inFlight, c)
+			start += uint64(cfg.PageSize)
+		}
+		send := func(it item) bool {
+			select {
+			case raw <- it:
+				return true
+			case <-ctx.Done():
+				return false
 			}
-			wg.Wait()
-			for j, page := range pages {
-				if errs[j] != nil {
-					raw <- item{err: errs[j]}
+		}
+		launch()
+		launch()
+		next := from + 1
+		for len(inFlight) > 0 {
+			r := <-inFlight[0]
+			inFlight = inFlight[1:]
+			if r.err != nil {
+				send(item{err: r.err})
+				return
+			}
+			full := len(r.page) == cfg.PageSize
+			page, stop := until.cut(r.page)
+			if full && !stop {
+				launch() // before handing this page on, so reading never waits for decoding
+			}
+			if len(page) > 0 {
+				if page[0].Position != next {
+					send(item{err: fmt.Errorf("projections: replay expected position %d, got %d", next, page[0].Position)})
 					return
 				}
-				page, stop := until.cut(page)
-				if len(page) > 0 {
-					if page[0].Position != next {
-						raw <- item{err: fmt.Errorf("projections: replay expected position %d, got %d", next, page[0].Position)}
-						return
-					}
-					select {
-					case raw <- item{evs: page}:
-					case <-ctx.Done():
-						return
-					}
-					next = page[len(page)-1].Position + 1
-				}
-				if stop || len(page) < cfg.PageSize {
+				if !send(item{evs: page}) {
 					return
 				}
+				next = page[len(page)-1].Position + 1
+			}
+			if stop || !full {
+				return
 			}
 		}
 	}()
@@ -320,7 +378,16 @@ func Replay(ctx context.Context, store eventstore.Store, codec *eventstore.Codec
 		defer close(decoded)
 		for it := range raw {
 			if it.err == nil {
-				it.batch, it.err = DecodeRecords(codec, it.evs)
+				var dst []Record
+				select {
+				case dst = <-freeBatches:
+				default:
+				}
+				it.batch, it.err = decodeInto(codec, it.evs, dst)
+				select {
+				case freePages <- it.evs[:0]:
+				default:
+				}
 				it.evs = nil
 			}
 			select {
@@ -344,6 +411,10 @@ func Replay(ctx context.Context, store eventstore.Store, codec *eventstore.Codec
 		last = it.batch[len(it.batch)-1].Position
 		if cfg.Progress != nil {
 			cfg.Progress(last)
+		}
+		select {
+		case freeBatches <- it.batch[:0]:
+		default:
 		}
 	}
 	return last, ctx.Err()

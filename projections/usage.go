@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -123,19 +124,30 @@ func FoldUsage(batch []Record, deltas map[UsageKey]*UsageCounts) error {
 	return nil
 }
 
-// usageDelta is what one event adds to its usage bucket.
-func usageDelta(payload any) (UsageKey, UsageCounts, bool) {
+// usageCountsOf is what one event adds to its usage bucket (usageDelta
+// without the bucket, for prepare's bound).
+func usageCountsOf(payload any) (UsageCounts, bool) {
 	switch e := payload.(type) {
 	case usage.Recorded:
-		k := UsageKey{AccountID: e.AccountID, KeyID: e.KeyID, Model: e.Model, Provider: e.Provider, Day: Day(e.OccurredAt)}
 		d := UsageCounts{Requests: 1, InputTokens: e.InputTokens, OutputTokens: e.OutputTokens, CostMicros: e.CostMicros}
 		if e.Status != usage.StatusOK.String() {
 			d.Errors = 1
 		}
-		return k, d, true
+		return d, true
 	case usage.ErrorReported:
-		k := UsageKey{AccountID: e.AccountID, KeyID: e.KeyID, Model: e.Model, Provider: e.Provider, Day: Day(e.OccurredAt)}
-		return k, UsageCounts{ErrorReports: 1}, true
+		return UsageCounts{ErrorReports: 1}, true
+	}
+	return UsageCounts{}, false
+}
+
+// usageDelta is what one event adds to its usage bucket, and the bucket.
+func usageDelta(payload any) (UsageKey, UsageCounts, bool) {
+	d, ok := usageCountsOf(payload)
+	switch e := payload.(type) {
+	case usage.Recorded:
+		return UsageKey{AccountID: e.AccountID, KeyID: e.KeyID, Model: e.Model, Provider: e.Provider, Day: Day(e.OccurredAt)}, d, ok
+	case usage.ErrorReported:
+		return UsageKey{AccountID: e.AccountID, KeyID: e.KeyID, Model: e.Model, Provider: e.Provider, Day: Day(e.OccurredAt)}, d, ok
 	}
 	return UsageKey{}, UsageCounts{}, false
 }
@@ -238,6 +250,10 @@ func InUsageFilter(k UsageKey, f UsageFilter) bool {
 type MemUsage struct {
 	mu        sync.RWMutex
 	byAccount map[uuid.UUID]map[UsageKey]*UsageCounts
+	// bound holds, per counter, the largest absolute value of any bucket.
+	// A batch whose absolute sums fit in int64 beside it cannot overflow
+	// any bucket, so it is added in one pass instead of being staged.
+	bound UsageCounts
 }
 
 var _ UsageQuery = (*MemUsage)(nil)
@@ -247,47 +263,145 @@ func NewMemUsage() *MemUsage {
 	return &MemUsage{byAccount: map[uuid.UUID]map[UsageKey]*UsageCounts{}}
 }
 
-// usageCommit is a checked batch of new bucket values, ready to store.
-type usageCommit map[UsageKey]UsageCounts
+// usageCommit is a checked batch, ready to store: the batch itself when no
+// bucket can overflow (direct), else the new values of the buckets it
+// changes (staged).
+type usageCommit struct {
+	direct []Record
+	staged map[UsageKey]UsageCounts
+}
 
-// prepare computes the buckets batch changes, with checked sums, without
+// prepare checks that batch can be added without an overflow, without
 // changing the model: a batch that would overflow is refused whole.
+//
+// Staging every bucket of the batch in maps cost more than all the other
+// read models together, for a check that practically always passes (an
+// overflow takes about 10^9 maximal records in one bucket). So prepare
+// first bounds the batch: the sum of its absolute counts beside the largest
+// bucket; only when that bound does not fit does it stage bucket by bucket.
 func (m *MemUsage) prepare(batch []Record) (usageCommit, error) {
-	deltas := map[UsageKey]*UsageCounts{}
-	if err := FoldUsage(batch, deltas); err != nil {
-		return nil, err
+	var abs UsageCounts
+	fits := true
+	for i := range batch {
+		d, ok := usageCountsOf(batch[i].Payload)
+		if !ok {
+			continue
+		}
+		if !d.absInto(&abs) {
+			fits = false
+			break
+		}
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	out := make(usageCommit, len(deltas))
+	if fits {
+		if check := m.bound; check.Add(abs) == nil {
+			return usageCommit{direct: batch}, nil
+		}
+	}
+	deltas := map[UsageKey]*UsageCounts{}
+	if err := FoldUsage(batch, deltas); err != nil {
+		return usageCommit{}, err
+	}
+	out := make(map[UsageKey]UsageCounts, len(deltas))
 	for k, d := range deltas {
 		var c UsageCounts
 		if cur := m.byAccount[k.AccountID][k]; cur != nil {
 			c = *cur
 		}
 		if err := c.Add(*d); err != nil {
-			return nil, fmt.Errorf("usage sum: %w", err)
+			return usageCommit{}, fmt.Errorf("usage sum: %w", err)
 		}
 		out[k] = c
 	}
-	return out, nil
+	return usageCommit{staged: out}, nil
 }
 
-// commit stores what prepare computed.
+// absInto adds the absolute values of c to sum; false when a sum or an
+// absolute value does not fit in int64.
+func (c UsageCounts) absInto(sum *UsageCounts) bool {
+	for _, f := range [...]struct {
+		dst *int64
+		v   int64
+	}{
+		{&sum.Requests, c.Requests}, {&sum.InputTokens, c.InputTokens}, {&sum.OutputTokens, c.OutputTokens},
+		{&sum.CostMicros, c.CostMicros}, {&sum.Errors, c.Errors}, {&sum.ErrorReports, c.ErrorReports},
+	} {
+		v := f.v
+		if v < 0 {
+			if v == math.MinInt64 {
+				return false
+			}
+			v = -v
+		}
+		if *f.dst > math.MaxInt64-v {
+			return false
+		}
+		*f.dst += v
+	}
+	return true
+}
+
+// raiseBound makes m.bound cover c.
+func (m *MemUsage) raiseBound(c *UsageCounts) {
+	for _, f := range [...]struct {
+		dst *int64
+		v   int64
+	}{
+		{&m.bound.Requests, c.Requests}, {&m.bound.InputTokens, c.InputTokens}, {&m.bound.OutputTokens, c.OutputTokens},
+		{&m.bound.CostMicros, c.CostMicros}, {&m.bound.Errors, c.Errors}, {&m.bound.ErrorReports, c.ErrorReports},
+	} {
+		v := f.v
+		if v < 0 {
+			v = -v // never MinInt64: prepare refused such a batch
+		}
+		*f.dst = max(*f.dst, v)
+	}
+}
+
+// commit stores what prepare checked.
 func (m *MemUsage) commit(u usageCommit) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k, c := range u {
-		acc := m.byAccount[k.AccountID]
-		if acc == nil {
-			acc = map[UsageKey]*UsageCounts{}
-			m.byAccount[k.AccountID] = acc
+	var (
+		acc     map[UsageKey]*UsageCounts
+		accID   uuid.UUID
+		haveAcc bool
+	)
+	bucket := func(k UsageKey) *UsageCounts {
+		if !haveAcc || k.AccountID != accID {
+			acc, accID, haveAcc = m.byAccount[k.AccountID], k.AccountID, true
+			if acc == nil {
+				acc = map[UsageKey]*UsageCounts{}
+				m.byAccount[k.AccountID] = acc
+			}
 		}
-		if cur := acc[k]; cur != nil {
-			*cur = c
-		} else {
-			acc[k] = &c
+		c := acc[k]
+		if c == nil {
+			c = &UsageCounts{}
+			acc[k] = c
 		}
+		return c
+	}
+	for i := range u.direct {
+		k, d, ok := usageDelta(u.direct[i].Payload)
+		if !ok {
+			continue
+		}
+		c := bucket(k)
+		// cannot overflow: prepare bounded every sum
+		c.Requests += d.Requests
+		c.InputTokens += d.InputTokens
+		c.OutputTokens += d.OutputTokens
+		c.CostMicros += d.CostMicros
+		c.Errors += d.Errors
+		c.ErrorReports += d.ErrorReports
+		m.raiseBound(c)
+	}
+	for k, v := range u.staged {
+		c := bucket(k)
+		*c = v
+		m.raiseBound(c)
 	}
 }
 

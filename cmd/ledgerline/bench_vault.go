@@ -46,7 +46,7 @@ func (e benchSealedEvent) SubjectID() uuid.UUID { return e.Account }
 
 // runBenchVault measures what sealing personal data costs on the PostgreSQL
 // store and vault, all in one run: sealed vs plain appends (64 writers),
-// sealed vs plain replay (ReadAll + decode), and the time to shred a subject
+// sealed vs plain replay (ReadAll + decode, best of 3), and the time to shred a subject
 // with 100k events over one with 10 (crypto-shredding is constant time).
 func runBenchVault(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench vault", flag.ContinueOnError)
@@ -163,17 +163,31 @@ func runBenchVault(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return &benchResult{events: n, elapsed: time.Since(start)}, nil
 	}
-	rp, err := replay(bp.store)
-	if err != nil {
-		return err
+	// Each replay runs three times, plain and sealed in turn, and the best
+	// of each counts, as bench projections does for its reads: the machine
+	// is shared, and a single pass of well under a second measured whoever
+	// else was busy at that moment as much as the sealing (single passes
+	// gave ratios from 0.33 to 0.88 on an idle build). Every pass reads and
+	// decodes every event again; nothing is kept between passes.
+	var rp, rs *benchResult
+	for range 3 {
+		p, err := replay(bp.store)
+		if err != nil {
+			return err
+		}
+		if p.finish(); rp == nil || p.rate > rp.rate {
+			rp = p
+		}
+		s, err := replay(b.store)
+		if err != nil {
+			return err
+		}
+		if s.finish(); rs == nil || s.rate > rs.rate {
+			rs = s
+		}
 	}
-	rp.name = "replay_plain"
-	rs, err := replay(b.store)
-	if err != nil {
-		return err
-	}
-	rs.name = "replay_sealed"
-	rows = append(rows, rp.finish(), rs.finish())
+	rp.name, rs.name = "replay_plain (best of 3)", "replay_sealed (best of 3)"
+	rows = append(rows, rp, rs)
 
 	// Shred timing: build every subject first, let PostgreSQL settle
 	// (CHECKPOINT), then shred small and large subjects alternately so both

@@ -1,0 +1,4 @@
+package postgres
+
+// SubjectStringForTest exposes subjectString to the external tests.
+var SubjectStringForTest = subjectString
