@@ -725,14 +725,18 @@ func decodeMeta(b []byte) (eventstore.Metadata, error) {
 		return m, fmt.Errorf("postgres: unknown meta encoding %d", b[0])
 	}
 	b = b[1:]
+	// One string for the whole record; the fields are substrings of it (one
+	// allocation per event instead of one per field: reads are hot).
+	all := string(b)
+	off := 0
 	fields := [...]*string{&m.CorrelationID, &m.CausationID, &m.Actor, &m.ActorRole, &m.RequestID}
 	for _, f := range fields {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < l {
-			return m, errors.New("postgres: corrupt meta")
+		l, k := binary.Uvarint(b[off:])
+		if k <= 0 || uint64(len(b)-off-k) < l {
+			return eventstore.Metadata{}, errors.New("postgres: corrupt meta")
 		}
-		*f = string(b[k : k+int(l)])
-		b = b[k+int(l):]
+		*f = all[off+k : off+k+int(l)]
+		off += k + int(l)
 	}
 	return m, nil
 }

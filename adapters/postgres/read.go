@@ -121,12 +121,12 @@ func collect(rows pgx.Rows, limit int) ([]eventstore.Event, error) {
 		return v
 	}
 	for rows.Next() {
-		var e eventstore.Event
+		out = append(out, eventstore.Event{}) // in place: an Event is 300 bytes
+		e := &out[len(out)-1]
 		if !binary1 {
-			if err := scanSlow(rows, &e); err != nil {
+			if err := scanSlow(rows, e); err != nil {
 				return nil, err
 			}
-			out = append(out, e)
 			continue
 		}
 		v := rows.RawValues()
@@ -163,7 +163,6 @@ func collect(rows pgx.Rows, limit int) ([]eventstore.Event, error) {
 		}
 		copy(e.PrevHash[:], v[11])
 		copy(e.Hash[:], v[12])
-		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: read: %w", mapErr(err))
