@@ -140,7 +140,6 @@ func TestOpenAppend(t *testing.T) {
 	ctx := context.Background()
 	subject, id := uuid.NewString(), uuid.New()
 	buf := make([]byte, 0, 4)
-	var opened []string
 	for i := range 3 {
 		want := fmt.Sprintf("plaintext-%d", i)
 		sealed, err := s.Seal(ctx, subject, id, []byte(want))
@@ -151,7 +150,6 @@ func TestOpenAppend(t *testing.T) {
 		if err != nil || string(got) != want {
 			t.Fatalf("OpenAppend = %q, %v", got, err)
 		}
-		opened = append(opened, string(got))
 		buf = got
 		prefixed, err := s.OpenAppend(ctx, []byte("x:"), subject, id, sealed)
 		if err != nil || string(prefixed) != "x:"+want {
