@@ -50,38 +50,6 @@ func keyOf(subject string) sealKey {
 	return sealKey{str: subject}
 }
 
-// parseCanonicalUUID parses the lower-case hyphenated form only: the vault keys
-// subjects by their string, so "ABC…" and "abc…" must stay two subjects.
-func parseCanonicalUUID(s string) (uuid.UUID, bool) {
-	var u uuid.UUID
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return u, false
-	}
-	j := 0
-	for i := 0; i < 36; i += 2 {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-		}
-		hi, lo := lowerHex(s[i]), lowerHex(s[i+1])
-		if hi > 15 || lo > 15 {
-			return u, false
-		}
-		u[j] = hi<<4 | lo
-		j++
-	}
-	return u, true
-}
-
-func lowerHex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	}
-	return 255
-}
-
 func newAEADCache(capacity int) *aeadCache {
 	return &aeadCache{cap: capacity, items: make(map[sealKey]cacheEntry, min(capacity, 4096))}
 }

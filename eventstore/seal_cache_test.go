@@ -35,8 +35,10 @@ func TestParseCanonicalUUID(t *testing.T) {
 			if ok != tc.ok || (ok && got.String() != tc.s) {
 				t.Fatalf("parseCanonicalUUID(%q) = %s, %v; want ok=%v", tc.s, got, ok, tc.ok)
 			}
-			if want := canonicalUUID(tc.s); ok != want {
-				t.Fatalf("parseCanonicalUUID(%q) ok=%v, the store's check says %v", tc.s, ok, want)
+			// the definition: what uuid.UUID.String writes
+			u, err := uuid.Parse(tc.s)
+			if want := err == nil && u.String() == tc.s; ok != want || canonicalUUID(tc.s) != want {
+				t.Fatalf("parseCanonicalUUID(%q) ok=%v, canonicalUUID %v; uuid.Parse+String says %v", tc.s, ok, canonicalUUID(tc.s), want)
 			}
 		})
 	}

@@ -14,73 +14,60 @@ import (
 	"github.com/ledgerline/ledgerline/eventstore"
 )
 
-const eventColumns = `position, id, stream, version, type, schema, recorded_at, data, subject, sealed, meta, prev_hash, hash`
+// leanColumns are the columns of ReadAllLean: what projectors use (see
+// eventstore.LeanReader). Leaving out stream, version and the two hashes
+// spares PostgreSQL a third of the bytes it would send per event. The full
+// envelope lists them after the lean ones, so one decoder reads both.
+const (
+	leanColumns  = `position, id, type, schema, recorded_at, data, subject, sealed, meta`
+	eventColumns = leanColumns + `, stream, version, prev_hash, hash`
+)
 
 // ReadAll implements eventstore.Store.
 func (s *Store) ReadAll(ctx context.Context, from uint64, limit int) ([]eventstore.Event, error) {
-	if s.isClosed() {
-		return nil, eventstore.ErrClosed
-	}
-	if from == 0 {
-		from = 1
-	}
-	var lim *int64
-	if limit > 0 {
-		l := int64(limit)
-		lim = &l
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE position >= $1 ORDER BY position LIMIT $2`, int64(from), lim)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: read all: %w", mapErr(err))
-	}
-	return collect(rows, limit)
+	f, lim := bounds(from, limit)
+	return s.read(ctx, "read all", eventColumns, nil, limit, `WHERE position >= $1 ORDER BY position LIMIT $2`, f, lim)
 }
 
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, limit int) ([]eventstore.Event, error) {
-	if s.isClosed() {
-		return nil, eventstore.ErrClosed
-	}
-	if from == 0 {
-		from = 1
-	}
-	var lim *int64
-	if limit > 0 {
-		l := int64(limit)
-		lim = &l
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream, int64(from), lim)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: read stream: %w", mapErr(err))
-	}
-	return collect(rows, limit)
+	f, lim := bounds(from, limit)
+	return s.read(ctx, "read stream", eventColumns, nil, limit, `WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3`, stream, f, lim)
 }
-
-// leanColumns are the columns of ReadAllLean: what projectors use (see
-// eventstore.LeanReader). Leaving out stream, version and the two hashes
-// spares PostgreSQL a third of the bytes it would send per event.
-const leanColumns = `position, id, type, schema, recorded_at, data, subject, sealed, meta`
 
 var _ eventstore.LeanReader = (*Store)(nil)
 
 // ReadAllLean implements eventstore.LeanReader.
 func (s *Store) ReadAllLean(ctx context.Context, dst []eventstore.Event, from uint64, limit int) ([]eventstore.Event, error) {
-	if s.isClosed() {
-		return nil, eventstore.ErrClosed
-	}
+	f, lim := bounds(from, limit)
+	return s.read(ctx, "read all", leanColumns, dst, limit, `WHERE position >= $1 ORDER BY position LIMIT $2`, f, lim)
+}
+
+// bounds turns a read's start and limit into query arguments: 0 starts at 1,
+// a limit of 0 or less means none.
+func bounds(from uint64, limit int) (int64, *int64) {
 	if from == 0 {
 		from = 1
 	}
-	var lim *int64
-	if limit > 0 {
-		l := int64(limit)
-		lim = &l
+	if limit <= 0 {
+		return int64(from), nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+leanColumns+` FROM events WHERE position >= $1 ORDER BY position LIMIT $2`, int64(from), lim)
+	l := int64(limit)
+	return int64(from), &l
+}
+
+// read selects columns (eventColumns or leanColumns) of the events that
+// where (a WHERE ... ORDER BY ... LIMIT clause) names and collects them over
+// dst.
+func (s *Store) read(ctx context.Context, op, columns string, dst []eventstore.Event, limit int, where string, args ...any) ([]eventstore.Event, error) {
+	if s.isClosed() {
+		return nil, eventstore.ErrClosed
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM events `+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: read all: %w", mapErr(err))
+		return nil, fmt.Errorf("postgres: %s: %w", op, mapErr(err))
 	}
-	return collectLean(rows, dst, limit)
+	return collect(rows, dst, limit)
 }
 
 // capHint sizes a page's slice: the whole page when the caller bounds it
@@ -96,73 +83,37 @@ func capHint(limit int) int {
 // pgEpoch is 2000-01-01 in Unix microseconds (PostgreSQL's timestamp zero).
 const pgEpochMicros = 946684800 * 1000000
 
-// collect decodes rows straight from the binary wire format: no reflection,
-// one allocation for the byte fields of each row, interned stream and type
-// strings.
-func collect(rows pgx.Rows, limit int) ([]eventstore.Event, error) {
+// collect decodes rows of eventColumns or leanColumns over dst straight from
+// the binary wire format: no reflection, one allocation for the byte fields
+// of each row, interned stream and type strings.
+func collect(rows pgx.Rows, dst []eventstore.Event, limit int) ([]eventstore.Event, error) {
 	defer rows.Close()
-	out := make([]eventstore.Event, 0, capHint(limit))
+	out := dst[:0]
+	if cap(out) < capHint(limit) {
+		out = make([]eventstore.Event, 0, capHint(limit))
+	}
+	fds := rows.FieldDescriptions()
+	full := len(fds) == 13
 	binary1 := true
-	for i, fd := range rows.FieldDescriptions() {
-		// text columns are identical in both formats
-		if fd.Format != pgx.BinaryFormatCode && i != 2 && i != 4 {
+	for i, fd := range fds {
+		// type and stream are text: identical in both formats
+		if fd.Format != pgx.BinaryFormatCode && i != 2 && i != 9 {
 			binary1 = false
 		}
 	}
-	intern := make(map[string]string)
-	str := func(b []byte) string {
-		if v, ok := intern[string(b)]; ok {
-			return v
-		}
-		v := string(b)
-		if len(intern) < 4096 {
-			intern[v] = v
-		}
-		return v
-	}
+	var strs internTable
 	for rows.Next() {
 		out = append(out, eventstore.Event{}) // in place: an Event is 300 bytes
 		e := &out[len(out)-1]
-		if !binary1 {
-			if err := scanSlow(rows, e); err != nil {
-				return nil, err
-			}
-			continue
+		var err error
+		if binary1 {
+			err = decodeRow(rows.RawValues(), e, full, &strs)
+		} else {
+			err = scanSlow(rows, e, full)
 		}
-		v := rows.RawValues()
-		if len(v) != 13 || len(v[0]) != 8 || len(v[1]) != 16 || len(v[3]) != 8 || len(v[5]) != 4 || len(v[6]) != 8 {
-			return nil, fmt.Errorf("postgres: read: unexpected row layout")
-		}
-		e.Position = binary.BigEndian.Uint64(v[0])
-		copy(e.ID[:], v[1])
-		e.Stream = str(v[2])
-		e.Version = binary.BigEndian.Uint64(v[3])
-		e.Type = str(v[4])
-		e.Schema = int(int32(binary.BigEndian.Uint32(v[5])))
-		e.RecordedAt = time.UnixMicro(int64(binary.BigEndian.Uint64(v[6])) + pgEpochMicros).UTC()
-		buf := make([]byte, len(v[7])+len(v[9]))
-		n := copy(buf, v[7])
-		e.Data = buf[:n:n]
-		if v[9] != nil {
-			copy(buf[n:], v[9])
-			e.Sealed = buf[n:]
-		}
-		if v[8] != nil {
-			if len(v[8]) != 16 {
-				return nil, fmt.Errorf("postgres: read: stored subject of position %d is not a uuid", e.Position)
-			}
-			e.Subject = subjectString(v[8])
-		}
-		m, err := decodeMeta(v[10])
 		if err != nil {
 			return nil, err
 		}
-		e.Meta = m
-		if len(v[11]) != 32 || len(v[12]) != 32 {
-			return nil, fmt.Errorf("postgres: read: stored hash of position %d is not 32 bytes", e.Position)
-		}
-		copy(e.PrevHash[:], v[11])
-		copy(e.Hash[:], v[12])
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: read: %w", mapErr(err))
@@ -170,64 +121,50 @@ func collect(rows pgx.Rows, limit int) ([]eventstore.Event, error) {
 	return out, nil
 }
 
-// collectLean is collect for leanColumns, writing over dst (see
-// eventstore.LeanReader).
-func collectLean(rows pgx.Rows, dst []eventstore.Event, limit int) ([]eventstore.Event, error) {
-	defer rows.Close()
-	out := dst[:0]
-	if cap(out) < capHint(limit) {
-		out = make([]eventstore.Event, 0, capHint(limit))
+// decodeRow decodes one row's binary values: the lean columns, and when full
+// the rest of the envelope.
+func decodeRow(v [][]byte, e *eventstore.Event, full bool, strs *internTable) error {
+	n := 9
+	if full {
+		n = 13
 	}
-	binary1 := true
-	for i, fd := range rows.FieldDescriptions() {
-		if fd.Format != pgx.BinaryFormatCode && i != 2 { // type is text: identical in both formats
-			binary1 = false
-		}
+	if len(v) != n || len(v[0]) != 8 || len(v[1]) != 16 || len(v[3]) != 4 || len(v[4]) != 8 || (full && len(v[10]) != 8) {
+		return fmt.Errorf("postgres: read: unexpected row layout")
 	}
-	var types internTable
-	for rows.Next() {
-		out = append(out, eventstore.Event{}) // in place: an Event is 300 bytes
-		e := &out[len(out)-1]
-		if !binary1 {
-			if err := scanSlowLean(rows, e); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		v := rows.RawValues()
-		if len(v) != 9 || len(v[0]) != 8 || len(v[1]) != 16 || len(v[3]) != 4 || len(v[4]) != 8 {
-			return nil, fmt.Errorf("postgres: read: unexpected row layout")
-		}
-		e.Position = binary.BigEndian.Uint64(v[0])
-		e.ID = uuid.UUID(v[1])
-		e.Type = types.str(v[2])
-		e.Schema = int(int32(binary.BigEndian.Uint32(v[3])))
-		e.RecordedAt = time.UnixMicro(int64(binary.BigEndian.Uint64(v[4])) + pgEpochMicros).UTC()
-		buf := make([]byte, len(v[5])+len(v[7]))
-		n := copy(buf, v[5])
-		e.Data = buf[:n:n]
-		if v[7] != nil {
-			copy(buf[n:], v[7])
-			e.Sealed = buf[n:]
-		}
-		if v[6] != nil {
-			if len(v[6]) != 16 {
-				return nil, fmt.Errorf("postgres: read: stored subject of position %d is not a uuid", e.Position)
-			}
-			e.Subject = subjectString(v[6])
-		}
-		if len(v[8]) > 0 {
-			m, err := decodeMeta(v[8])
-			if err != nil {
-				return nil, err
-			}
-			e.Meta = m
-		}
+	e.Position = binary.BigEndian.Uint64(v[0])
+	e.ID = uuid.UUID(v[1])
+	e.Type = strs.str(v[2])
+	e.Schema = int(int32(binary.BigEndian.Uint32(v[3])))
+	e.RecordedAt = time.UnixMicro(int64(binary.BigEndian.Uint64(v[4])) + pgEpochMicros).UTC()
+	buf := make([]byte, len(v[5])+len(v[7]))
+	k := copy(buf, v[5])
+	e.Data = buf[:k:k]
+	if v[7] != nil {
+		copy(buf[k:], v[7])
+		e.Sealed = buf[k:]
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: read: %w", mapErr(err))
+	if v[6] != nil {
+		if len(v[6]) != 16 {
+			return fmt.Errorf("postgres: read: stored subject of position %d is not a uuid", e.Position)
+		}
+		e.Subject = subjectString(v[6])
 	}
-	return out, nil
+	m, err := decodeMeta(v[8])
+	if err != nil {
+		return err
+	}
+	e.Meta = m
+	if !full {
+		return nil
+	}
+	e.Stream = strs.str(v[9])
+	e.Version = binary.BigEndian.Uint64(v[10])
+	if len(v[11]) != 32 || len(v[12]) != 32 {
+		return fmt.Errorf("postgres: read: stored hash of position %d is not 32 bytes", e.Position)
+	}
+	copy(e.PrevHash[:], v[11])
+	copy(e.Hash[:], v[12])
+	return nil
 }
 
 // internTable returns one string per distinct value of a small set (event
@@ -273,34 +210,20 @@ func subjectString(b []byte) string {
 	return e.str
 }
 
-func scanSlowLean(rows pgx.Rows, e *eventstore.Event) error {
-	var (
-		pos     int64
-		schema  int32
-		subject pgtype.UUID
-		meta    []byte
-	)
-	if err := rows.Scan(&pos, &e.ID, &e.Type, &schema, &e.RecordedAt, &e.Data, &subject, &e.Sealed, &meta); err != nil {
-		return fmt.Errorf("postgres: read: %w", mapErr(err))
-	}
-	e.Position, e.Schema = uint64(pos), int(schema)
-	e.RecordedAt = e.RecordedAt.UTC()
-	if subject.Valid {
-		e.Subject = uuid.UUID(subject.Bytes).String()
-	}
-	m, err := decodeMeta(meta)
-	e.Meta = m
-	return err
-}
-
-func scanSlow(rows pgx.Rows, e *eventstore.Event) error {
+// scanSlow is decodeRow through pgx's scanning, for a connection that did
+// not return binary values.
+func scanSlow(rows pgx.Rows, e *eventstore.Event, full bool) error {
 	var (
 		pos, version   int64
 		schema         int32
 		subject        pgtype.UUID
 		meta, ph, hash []byte
 	)
-	if err := rows.Scan(&pos, &e.ID, &e.Stream, &version, &e.Type, &schema, &e.RecordedAt, &e.Data, &subject, &e.Sealed, &meta, &ph, &hash); err != nil {
+	dest := []any{&pos, &e.ID, &e.Type, &schema, &e.RecordedAt, &e.Data, &subject, &e.Sealed, &meta}
+	if full {
+		dest = append(dest, &e.Stream, &version, &ph, &hash)
+	}
+	if err := rows.Scan(dest...); err != nil {
 		return fmt.Errorf("postgres: read: %w", mapErr(err))
 	}
 	e.Position, e.Version, e.Schema = uint64(pos), uint64(version), int(schema)
@@ -313,6 +236,9 @@ func scanSlow(rows pgx.Rows, e *eventstore.Event) error {
 		return err
 	}
 	e.Meta = m
+	if !full {
+		return nil
+	}
 	if e.PrevHash, err = eventstore.HashFromBytes(ph); err != nil {
 		return err
 	}

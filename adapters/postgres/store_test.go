@@ -330,3 +330,42 @@ func TestLargeBatches(t *testing.T) {
 	verify(t, a, 1200)
 	verify(t, b, 1200)
 }
+
+// TestReadTextFormat reads through a connection in the simple protocol
+// (text values, as behind some poolers) and requires the same events as the
+// binary reads, full and lean.
+func TestReadTextFormat(t *testing.T) {
+	url, _ := pgtest.Schema(t)
+	s := open(t, url)
+	ctx := context.Background()
+	e := ev("a.one")
+	e.Subject, e.Sealed = "01900000-0000-7000-8000-000000000003", []byte{7, 8}
+	if _, err := s.Append(ctx, "s-1", eventstore.NoStream, e, ev("a.two")); err != nil {
+		t.Fatal(err)
+	}
+	text := open(t, url+"&default_query_exec_mode=simple_protocol")
+	want, err := s.ReadAll(ctx, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := text.ReadAll(ctx, 1, 0)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("text ReadAll: %d events, %v", len(got), err)
+	}
+	lean, err := text.ReadAllLean(ctx, nil, 1, 0)
+	if err != nil || len(lean) != 2 {
+		t.Fatalf("text ReadAllLean: %d events, %v", len(lean), err)
+	}
+	for i := range want {
+		w, g, l := want[i], got[i], lean[i]
+		if g.Position != w.Position || g.ID != w.ID || g.Stream != w.Stream || g.Version != w.Version || g.Type != w.Type ||
+			!g.RecordedAt.Equal(w.RecordedAt) || string(g.Data) != string(w.Data) || g.Subject != w.Subject ||
+			string(g.Sealed) != string(w.Sealed) || g.Meta != w.Meta || g.PrevHash != w.PrevHash || g.Hash != w.Hash {
+			t.Fatalf("event %d: text read %+v, binary read %+v", i, g, w)
+		}
+		if l.Position != w.Position || l.ID != w.ID || l.Type != w.Type || string(l.Data) != string(w.Data) ||
+			l.Subject != w.Subject || string(l.Sealed) != string(w.Sealed) || l.Meta != w.Meta || l.Stream != "" {
+			t.Fatalf("event %d: text lean read %+v, binary read %+v", i, l, w)
+		}
+	}
+}
