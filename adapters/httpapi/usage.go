@@ -20,8 +20,8 @@ type UsageBatchRequest struct {
 // recordUsageBatch answers with one result per record (in input order);
 // records are stored in chunks, each durable before the answer.
 func (s *Server) recordUsageBatch(w http.ResponseWriter, r *http.Request) error {
-	var req UsageBatchRequest
-	if err := decodeJSON(r, &req); err != nil {
+	req, err := decodeUsageBatch(r)
+	if err != nil {
 		return err
 	}
 	switch n := len(req.Records); {

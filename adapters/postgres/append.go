@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -104,6 +105,7 @@ type rowArrays struct {
 	prevs     [][]byte
 	hashes    [][]byte
 	hashBuf   []byte
+	copyBuf   []byte // the binary COPY stream of the last large batch
 
 	recordedAt time.Time // one store time for the whole batch
 }
@@ -286,33 +288,88 @@ func (s *Store) queueWrite(b *pgx.Batch, newHead eventstore.Head, now time.Time,
 // large batches here.
 const copyMinRows = 256
 
-// eventCopyColumns are the columns copyRows fills, in the order it sends them.
-var eventCopyColumns = []string{"position", "id", "stream", "version", "type", "schema", "recorded_at", "data", "subject", "sealed", "meta", "prev_hash", "hash"}
-
-// copyCommit is the fast path for a large batch: in one transaction, one
-// round trip takes the lock, looks up pending ids and moves the head, then
-// copyRows sends the rows. found=false means the head moved and nothing was
+// copyCommit is the fast path for a large batch. One round trip opens the
+// transaction, takes the lock, looks up pending ids and moves the head; then
+// copyRows sends the rows and COMMIT ends it: three round trips where a
+// pgx.Tx would take four. found=false means the head moved and nothing was
 // written.
 func (s *Store) copyCommit(ctx context.Context, newHead eventstore.Head, pendIDs [][16]byte, lookup map[uuid.UUID]idInfo) (bool, error) {
-	tx, err := s.pool.Begin(ctx)
+	if len(pendIDs) == 0 {
+		return s.copyCommitOneTrip(ctx, newHead)
+	}
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return false, err
 	}
-	defer tx.Rollback(context.Background())
+	// Release closes the connection instead of pooling it if a transaction
+	// is still open (an error between BEGIN and the end).
+	defer conn.Release()
 	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.lockKey)
 	if len(pendIDs) > 0 {
 		queueLookup(b, pendIDs, lookup)
 	}
 	var found bool
 	s.queueHeadMove(b, newHead, &found)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil || !found {
+	if err := conn.SendBatch(ctx, b).Close(); err != nil || !found {
+		rollback(conn.Conn())
 		return false, err
 	}
-	if err := s.copyRows(ctx, tx); err != nil {
+	if err := s.copyRows(ctx, conn.Conn()); err != nil {
+		rollback(conn.Conn())
 		return false, err
 	}
-	return true, tx.Commit(ctx)
+	ct, err := conn.Exec(ctx, `COMMIT`)
+	if err == nil && ct.String() != "COMMIT" {
+		err = pgx.ErrTxCommitRollback
+	}
+	return err == nil, err
+}
+
+// headMovedCode is the SQLSTATE ledgerline_move_head raises (class LL is
+// ours; PostgreSQL defines no such class).
+const headMovedCode = "LL001"
+
+// copyCommitOneTrip writes a large batch with no pending ids in one round
+// trip: a single simple query opens the transaction, takes the lock, moves
+// the head (raising if it moved), notifies, copies the rows (streamed right
+// behind the query) and commits. Any error skips the rest of the query, so
+// nothing is written unless everything is. found=false means the head moved.
+func (s *Store) copyCommitOneTrip(ctx context.Context, newHead eventstore.Head) (bool, error) {
+	w := &s.w
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Release()
+	// Simple-query protocol has no parameters: every value below is an
+	// integer or hex the committer produced itself.
+	q := fmt.Sprintf("BEGIN; SELECT pg_advisory_xact_lock(%d); SELECT ledgerline_move_head(%d, decode('%x', 'hex'), %d, decode('%x', 'hex')); SELECT pg_notify('%s', '%d'); %s; COMMIT",
+		s.lockKey, w.head.Position, w.head.Hash[:], newHead.Position, newHead.Hash[:], s.channel, newHead.Position, copyEventsSQL)
+	r := &w.rows
+	r.copyBuf = r.encodeCopy(r.copyBuf)
+	ct, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(r.copyBuf), q)
+	if err != nil {
+		rollback(conn.Conn())
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == headMovedCode {
+			return false, nil
+		}
+		return false, err
+	}
+	if ct.String() != "COMMIT" {
+		return false, fmt.Errorf("postgres: append ended with %q, not COMMIT", ct.String())
+	}
+	return true, nil
+}
+
+// rollback ends a failed transaction so the connection can go back to the
+// pool; if that fails too, Release discards the connection.
+func rollback(c *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = c.Exec(ctx, `ROLLBACK`)
 }
 
 // queueHeadMove queues moving the head row from the cached head to newHead
@@ -328,21 +385,16 @@ func (s *Store) queueHeadMove(b *pgx.Batch, newHead eventstore.Head, found *bool
 	b.Queue(`SELECT pg_notify($1, $2)`, s.channel, strconv.FormatUint(newHead.Position, 10))
 }
 
-// copyRows sends the planned rows with COPY inside tx, which holds the append
-// lock and has moved the head.
-func (s *Store) copyRows(ctx context.Context, tx pgx.Tx) error {
+// copyRows sends the planned rows with COPY on c, whose transaction holds
+// the append lock and has moved the head.
+func (s *Store) copyRows(ctx context.Context, c *pgx.Conn) error {
 	r := &s.w.rows
-	now := r.recordedAt
-	row := make([]any, len(eventCopyColumns))
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventCopyColumns, pgx.CopyFromSlice(len(r.positions), func(i int) ([]any, error) {
-		row[0], row[1], row[2], row[3], row[4], row[5], row[6] = r.positions[i], r.ids[i], r.streams[i], r.versions[i], r.types[i], r.schemas[i], now
-		row[7], row[8], row[9], row[10], row[11], row[12] = r.data[i], r.subjects[i], r.sealed[i], r.meta[i], r.prevs[i], r.hashes[i]
-		return row, nil
-	}))
+	r.copyBuf = r.encodeCopy(r.copyBuf)
+	ct, err := c.PgConn().CopyFrom(ctx, bytes.NewReader(r.copyBuf), copyEventsSQL)
 	if err != nil {
 		return err
 	}
-	if n != int64(len(r.positions)) {
+	if n := ct.RowsAffected(); n != int64(len(r.positions)) {
 		return fmt.Errorf("postgres: append copied %d of %d rows", n, len(r.positions))
 	}
 	return nil
@@ -671,7 +723,7 @@ func (s *Store) slowCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 			b := &pgx.Batch{}
 			s.queueHeadMove(b, newHead, &found)
 			if err = tx.SendBatch(ctx, b).Close(); err == nil && found {
-				err = s.copyRows(ctx, tx)
+				err = s.copyRows(ctx, tx.Conn())
 				n = int64(len(w.rows.positions))
 			}
 		} else {

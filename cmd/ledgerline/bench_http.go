@@ -218,6 +218,9 @@ func interleave(ctx context.Context, out io.Writer, rounds int, phases []benchPh
 				fmt.Fprintln(out)
 				return nil, fmt.Errorf("%s: %w", p.name, err)
 			}
+			if res.elapsed > 0 {
+				fmt.Fprintf(out, " (%.0f/s)", float64(res.events)/res.elapsed.Seconds())
+			}
 			m := merged[i]
 			m.events += res.events
 			m.elapsed += res.elapsed
