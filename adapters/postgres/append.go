@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -62,6 +63,8 @@ type writer struct {
 	work     map[string]uint64
 	batchIDs map[uuid.UUID]idInfo
 	rows     rowArrays
+	stream   *copyStream // when set, plan streams each accepted request's rows
+	streamer copyStream
 }
 
 func (w *writer) init(capacity int) {
@@ -212,6 +215,9 @@ func (s *Store) plan(reqs []*eventstore.AppendRequest, kinds []int, full bool, l
 		w.work[r.Stream] = current
 		r.Result, r.Err = res, nil
 		kinds[i] = accepted
+		if w.stream != nil {
+			w.stream.add(&w.rows)
+		}
 	}
 	return true
 }
@@ -294,9 +300,6 @@ const copyMinRows = 256
 // pgx.Tx would take four. found=false means the head moved and nothing was
 // written.
 func (s *Store) copyCommit(ctx context.Context, newHead eventstore.Head, pendIDs [][16]byte, lookup map[uuid.UUID]idInfo) (bool, error) {
-	if len(pendIDs) == 0 {
-		return s.copyCommitOneTrip(ctx, newHead)
-	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return false, err
@@ -330,39 +333,6 @@ func (s *Store) copyCommit(ctx context.Context, newHead eventstore.Head, pendIDs
 // headMovedCode is the SQLSTATE ledgerline_move_head raises (class LL is
 // ours; PostgreSQL defines no such class).
 const headMovedCode = "LL001"
-
-// copyCommitOneTrip writes a large batch with no pending ids in one round
-// trip: a single simple query opens the transaction, takes the lock, moves
-// the head (raising if it moved), notifies, copies the rows (streamed right
-// behind the query) and commits. Any error skips the rest of the query, so
-// nothing is written unless everything is. found=false means the head moved.
-func (s *Store) copyCommitOneTrip(ctx context.Context, newHead eventstore.Head) (bool, error) {
-	w := &s.w
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Release()
-	// Simple-query protocol has no parameters: every value below is an
-	// integer or hex the committer produced itself.
-	q := fmt.Sprintf("BEGIN; SELECT pg_advisory_xact_lock(%d); SELECT ledgerline_move_head(%d, decode('%x', 'hex'), %d, decode('%x', 'hex')); SELECT pg_notify('%s', '%d'); %s; COMMIT",
-		s.lockKey, w.head.Position, w.head.Hash[:], newHead.Position, newHead.Hash[:], s.channel, newHead.Position, copyEventsSQL)
-	r := &w.rows
-	r.copyBuf = r.encodeCopy(r.copyBuf)
-	ct, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(r.copyBuf), q)
-	if err != nil {
-		rollback(conn.Conn())
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == headMovedCode {
-			return false, nil
-		}
-		return false, err
-	}
-	if ct.String() != "COMMIT" {
-		return false, fmt.Errorf("postgres: append ended with %q, not COMMIT", ct.String())
-	}
-	return true, nil
-}
 
 // rollback ends a failed transaction so the connection can go back to the
 // pool; if that fails too, Release discards the connection.
@@ -511,6 +481,13 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 		}
 	}
 	now := eventstore.Now()
+	total := 0
+	for _, r := range reqs {
+		total += len(r.Events)
+	}
+	if total >= copyMinRows {
+		return s.streamCommit(ctx, reqs, kinds, assumed, now)
+	}
 	if !s.plan(reqs, kinds, false, nil, now) {
 		if assumed {
 			s.dropAssumed(reqs)
@@ -559,6 +536,100 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 	}
 	err = s.pool.SendBatch(ctx, b).Close()
 	return s.fastDone(reqs, kinds, assumed, lookup, newHead, found, n, err)
+}
+
+// streamCommit is the fast path for a large batch: one simple query opens
+// the transaction, takes the lock and starts a COPY whose rows plan streams
+// as it hashes them, so the server inserts while the chain is computed; the
+// same query then moves the head (raising if another process moved it),
+// notifies and commits. One round trip, and planning hidden behind the
+// insert. A batch with a request that fails its version check abandons the
+// stream (nothing was written) and goes through copyCommit, which looks the
+// request's ids up under the lock.
+func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int, assumed bool, now time.Time) (bool, error) {
+	w := &s.w
+	old := w.head
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		if assumed {
+			s.dropAssumed(reqs)
+		}
+		return false, err
+	}
+	defer conn.Release()
+	total := 0
+	for _, r := range reqs {
+		total += len(r.Events)
+	}
+	newPos := old.Position + uint64(total)
+	// Simple-query protocol has no parameters: every value is an integer or
+	// hex the committer produced itself.
+	q := fmt.Sprintf("BEGIN; SELECT pg_advisory_xact_lock(%d); %s; SELECT ledgerline_move_head(%d, decode('%x', 'hex'), %d); SELECT pg_notify('%s', '%d'); COMMIT",
+		s.lockKey, copyEventsSQL, old.Position, old.Hash[:], newPos, s.channel, newPos)
+	pr, pw := io.Pipe()
+	sent := make(chan error, 1)
+	go func() {
+		ct, err := conn.Conn().PgConn().CopyFrom(ctx, pr, q)
+		if err == nil && ct.String() != "COMMIT" {
+			err = fmt.Errorf("postgres: append ended with %q, not COMMIT", ct.String())
+		}
+		pr.CloseWithError(errCopyEnded) // a server that stopped early unblocks plan
+		sent <- err
+	}()
+	w.stream = &w.streamer
+	w.streamer.start(pw, now)
+	planned := s.plan(reqs, kinds, false, nil, now)
+	w.stream = nil
+	whole := planned && len(w.rows.positions) == total // no request pending
+	if whole {
+		w.streamer.finish()
+	} else {
+		w.streamer.abandon()
+	}
+	err = <-sent
+	if err != nil || !whole {
+		rollback(conn.Conn())
+	}
+	switch {
+	case !planned:
+		if assumed {
+			s.dropAssumed(reqs)
+		}
+		return false, nil
+	case !whole:
+		return s.copyPending(ctx, reqs, kinds, assumed)
+	}
+	found := true
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == headMovedCode {
+		found, err = false, nil
+	}
+	last := reqs[lastAccepted(kinds)].Events
+	newHead := eventstore.Head{Position: newPos, Hash: last[len(last)-1].Hash}
+	return s.fastDone(reqs, kinds, assumed, nil, newHead, found, int64(total), err)
+}
+
+// copyPending writes a planned large batch in which some requests failed
+// their version check: their ids are looked up under the lock (they may be
+// repeats of stored events) in the same transaction as the COPY.
+func (s *Store) copyPending(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int, assumed bool) (bool, error) {
+	w := &s.w
+	var pendIDs [][16]byte
+	for i, r := range reqs {
+		if kinds[i] == pending {
+			for j := range r.Events {
+				pendIDs = append(pendIDs, r.Events[j].ID)
+			}
+		}
+	}
+	newHead := w.head
+	if i := lastAccepted(kinds); i >= 0 {
+		last := reqs[i].Events
+		newHead = eventstore.Head{Position: w.head.Position + uint64(len(w.rows.positions)), Hash: last[len(last)-1].Hash}
+	}
+	lookup := map[uuid.UUID]idInfo{}
+	found, err := s.copyCommit(ctx, newHead, pendIDs, lookup)
+	return s.fastDone(reqs, kinds, assumed, lookup, newHead, found, int64(len(w.rows.positions)), err)
 }
 
 // fastDone settles a fast-path write: found reports whether the head still

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"encoding/binary"
+	"errors"
+	"io"
 	"math"
 	"time"
 )
@@ -27,8 +29,14 @@ var copySignature = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00
 // dst (reused) and returns it.
 func (r *rowArrays) encodeCopy(dst []byte) []byte {
 	dst = append(dst[:0], copySignature...)
-	at := pgTimestamp(r.recordedAt)
-	for i := range r.positions {
+	dst = r.appendCopyRows(dst, 0, len(r.positions), pgTimestamp(r.recordedAt))
+	return binary.BigEndian.AppendUint16(dst, math.MaxUint16) // trailer: -1
+}
+
+// appendCopyRows appends rows [from, to) of r in the binary COPY format;
+// at is the batch's store time as appendTimestamp wants it.
+func (r *rowArrays) appendCopyRows(dst []byte, from, to int, at int64) []byte {
+	for i := from; i < to; i++ {
 		dst = binary.BigEndian.AppendUint16(dst, copyColumns)
 		dst = appendInt64(dst, r.positions[i])
 		dst = appendField(dst, r.ids[i][:])
@@ -49,7 +57,62 @@ func (r *rowArrays) encodeCopy(dst []byte) []byte {
 		dst = appendField(dst, r.prevs[i])
 		dst = appendField(dst, r.hashes[i])
 	}
-	return binary.BigEndian.AppendUint16(dst, math.MaxUint16) // trailer: -1
+	return dst
+}
+
+// copyStream feeds a COPY in progress from plan: rows are encoded as their
+// request is accepted and written to the pipe the COPY reads in chunks, so
+// the server inserts while the committer is still hashing.
+type copyStream struct {
+	pw   *io.PipeWriter
+	buf  []byte
+	next int   // first row not yet encoded
+	at   int64 // the batch's store time, binary
+	err  error // first write error: the COPY ended; its own error tells why
+}
+
+// copyChunk is how much encoded data the stream gathers before a write.
+const copyChunk = 64 << 10
+
+// errCopyEnded closes the pipe once the COPY has returned, so a plan still
+// writing is not blocked; errCopyAbandoned makes the COPY fail on purpose.
+var (
+	errCopyEnded     = errors.New("postgres: copy ended")
+	errCopyAbandoned = errors.New("postgres: batch abandoned before commit")
+)
+
+func (c *copyStream) start(pw *io.PipeWriter, recordedAt time.Time) {
+	c.pw, c.next, c.err = pw, 0, nil
+	c.at = pgTimestamp(recordedAt)
+	c.buf = append(c.buf[:0], copySignature...)
+}
+
+// add encodes the rows plan has added since the last call.
+func (c *copyStream) add(r *rowArrays) {
+	c.buf = r.appendCopyRows(c.buf, c.next, len(r.positions), c.at)
+	c.next = len(r.positions)
+	if len(c.buf) >= copyChunk {
+		c.flush()
+	}
+}
+
+func (c *copyStream) flush() {
+	if c.err == nil && len(c.buf) > 0 {
+		_, c.err = c.pw.Write(c.buf)
+	}
+	c.buf = c.buf[:0]
+}
+
+// finish writes the rest and the trailer and ends the stream.
+func (c *copyStream) finish() {
+	c.buf = binary.BigEndian.AppendUint16(c.buf, math.MaxUint16)
+	c.flush()
+	c.pw.Close()
+}
+
+// abandon makes the COPY fail, so the transaction writes nothing.
+func (c *copyStream) abandon() {
+	c.pw.CloseWithError(errCopyAbandoned)
 }
 
 // pgTimestamp is t as timestamptz's binary value. Store times are whole

@@ -126,15 +126,18 @@ ALTER TABLE events ALTER COLUMN subject TYPE uuid USING subject::uuid;
 	Version: 4,
 	Name:    "guarded head move that fails",
 	// A large group commit goes to the server as one simple query (BEGIN,
-	// lock, head move, notify, COPY, COMMIT) instead of three round trips.
-	// Statements of one query cannot test each other's results, so the head
-	// move raises when the head is no longer where the committer last left
-	// it: the rest of the query, COPY and COMMIT included, is then skipped.
+	// lock, COPY, head move, notify, COMMIT) with the rows streamed behind it
+	// while the committer is still hashing them. Statements of one query
+	// cannot test each other's results, so the head move raises when the head
+	// is no longer where the committer last left it (the rest of the query,
+	// COMMIT included, is then skipped), and takes the new head's hash from
+	// the last row copied.
 	SQL: `
-CREATE OR REPLACE FUNCTION ledgerline_move_head(old_pos bigint, old_hash bytea, new_pos bigint, new_hash bytea)
+CREATE OR REPLACE FUNCTION ledgerline_move_head(old_pos bigint, old_hash bytea, new_pos bigint)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-	UPDATE head SET position = new_pos, hash = new_hash WHERE position = old_pos AND hash = old_hash;
+	UPDATE head SET position = new_pos, hash = (SELECT e.hash FROM events e WHERE e.position = new_pos)
+	WHERE position = old_pos AND hash = old_hash;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'ledgerline: the log head moved' USING ERRCODE = '` + headMovedCode + `';
 	END IF;

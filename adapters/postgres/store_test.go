@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ledgerline/ledgerline/adapters/postgres"
 	"github.com/ledgerline/ledgerline/adapters/postgres/pgtest"
@@ -367,5 +368,51 @@ func TestReadTextFormat(t *testing.T) {
 			l.Subject != w.Subject || string(l.Sealed) != string(w.Sealed) || l.Meta != w.Meta || l.Stream != "" {
 			t.Fatalf("event %d: text lean read %+v, binary read %+v", i, l, w)
 		}
+	}
+}
+
+// TestMoveHeadGuard checks the server-side guard the one-query commit relies
+// on: a head that is not where the committer left it, or a new position with
+// no row, raises and changes nothing; otherwise the head takes the hash of
+// the last row.
+func TestMoveHeadGuard(t *testing.T) {
+	url, _ := pgtest.Schema(t)
+	s := open(t, url)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, "g-1", eventstore.NoStream, ev("g.one"), ev("g.two")); err != nil {
+		t.Fatal(err)
+	}
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.ReadAll(ctx, 1, 0)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("ReadAll: %d, %v", len(all), err)
+	}
+	db := s.Pool()
+	var pgErr *pgconn.PgError
+	_, err = db.Exec(ctx, `SELECT ledgerline_move_head(1, $1, 2)`, all[0].Hash[:])
+	if !errors.As(err, &pgErr) || pgErr.Code != "LL001" {
+		t.Fatalf("moving from a head that is not the stored one: %v, want SQLSTATE LL001", err)
+	}
+	if _, err := db.Exec(ctx, `SELECT ledgerline_move_head(2, $1, 3)`, head.Hash[:]); err == nil {
+		t.Fatal("moving to a position with no row succeeded")
+	}
+	if h, err := s.Head(ctx); err != nil || h != head {
+		t.Fatalf("head after refused moves: %v %v, want %v", h, err, head)
+	}
+	// Put the head back one event and move it forward again: it must take
+	// the stored hash of position 2.
+	if _, err := db.Exec(ctx, `UPDATE head SET position = 1, hash = $1`, all[0].Hash[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `SELECT ledgerline_move_head(1, $1, 2)`, all[0].Hash[:]); err != nil {
+		t.Fatal(err)
+	}
+	var pos int64
+	var hash []byte
+	if err := db.QueryRow(ctx, `SELECT position, hash FROM head`).Scan(&pos, &hash); err != nil || pos != 2 || string(hash) != string(head.Hash[:]) {
+		t.Fatalf("head row after move: %d %x %v, want 2 %x", pos, hash, err, head.Hash[:])
 	}
 }
