@@ -35,6 +35,24 @@ type entry struct {
 	typ      reflect.Type // struct type
 	personal int          // field index of Personal, -1 when none
 	layout   []personalSlot
+	scratch  sync.Pool // of *typ, zero: what Decode decodes into
+}
+
+// newScratch returns a zero *typ to decode into, recycled when possible:
+// Decode copies the value out once, where reflect.New then Interface would
+// allocate it twice per event, a replay's largest allocation after the row.
+func (e *entry) newScratch() reflect.Value {
+	if p := e.scratch.Get(); p != nil {
+		return reflect.ValueOf(p)
+	}
+	return reflect.New(e.typ)
+}
+
+// releaseScratch zeroes ptr, dropping what it references (decrypted personal
+// strings among them), and recycles it.
+func (e *entry) releaseScratch(ptr reflect.Value) {
+	ptr.Elem().SetZero()
+	e.scratch.Put(ptr.Interface())
 }
 
 // Registry maps event names to Go types and holds upcasters. It is a value
@@ -178,6 +196,13 @@ func (c *Codec) Encode(ctx context.Context, payload any, meta Metadata) (Event, 
 	return c.EncodeWithID(ctx, id, payload, meta)
 }
 
+// JSONAppender is implemented by high-volume event types that encode their
+// public part by hand. AppendJSON must write exactly what json.Marshal would
+// (the type's tests prove it): the codec uses it instead of reflection.
+type JSONAppender interface {
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
 // EncodeWithID builds the envelope of a domain event with a caller-chosen id
 // (for idempotent events whose id derives from a request id).
 func (c *Codec) EncodeWithID(ctx context.Context, id uuid.UUID, payload any, meta Metadata) (Event, error) {
@@ -189,7 +214,13 @@ func (c *Codec) EncodeWithID(ctx context.Context, id uuid.UUID, payload any, met
 	if !ok {
 		return Event{}, fmt.Errorf("%w: %s", ErrUnknownType, v.Type())
 	}
-	data, err := json.Marshal(v.Interface())
+	var data []byte
+	var err error
+	if a, ok := v.Interface().(JSONAppender); ok {
+		data, err = a.AppendJSON(nil)
+	} else {
+		data, err = json.Marshal(v.Interface())
+	}
 	if err != nil {
 		return Event{}, fmt.Errorf("eventstore: encode %s: %w", e.name, err)
 	}
@@ -241,25 +272,26 @@ func (c *Codec) Decode(ctx context.Context, ev Event) (Decoded, error) {
 			return Decoded{}, fmt.Errorf("eventstore: upcast %s from schema %d: %w", e.name, s, err)
 		}
 	}
-	ptr := reflect.New(e.typ)
+	ptr := e.newScratch()
+	defer e.releaseScratch(ptr)
 	if err := json.Unmarshal(data, ptr.Interface()); err != nil {
 		return Decoded{}, fmt.Errorf("eventstore: decode %s at position %d: %w", e.name, ev.Position, err)
 	}
 	out := Decoded{Event: ev}
 	if e.personal >= 0 && len(ev.Sealed) > 0 {
-		erased, err := c.openPersonal(ctx, e, ev, ptr.Elem().Field(e.personal))
+		erased, err := c.openPersonal(ctx, e, &ev, ptr.Elem().Field(e.personal))
 		if err != nil {
 			return Decoded{}, err
 		}
 		out.Erased = erased
 	}
-	out.Payload = ptr.Elem().Interface()
+	out.Payload = ptr.Elem().Interface() // a copy: ptr is recycled
 	return out, nil
 }
 
 // openPersonal opens ev's personal part into dst (the Personal field);
 // erased is true when the subject's key is shredded.
-func (c *Codec) openPersonal(ctx context.Context, e *entry, ev Event, dst reflect.Value) (erased bool, err error) {
+func (c *Codec) openPersonal(ctx context.Context, e *entry, ev *Event, dst reflect.Value) (erased bool, err error) {
 	var (
 		plain []byte
 		buf   *[]byte

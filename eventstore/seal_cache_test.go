@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"strings"
@@ -47,6 +48,28 @@ func TestParseCanonicalUUID(t *testing.T) {
 	}
 	if keyOf("") == keyOf(uuid.Nil.String()) {
 		t.Fatal("the empty subject and the nil UUID share a cache entry")
+	}
+}
+
+// Every byte value at every position of a few strings: parseCanonicalUUID
+// agrees with the definition (uuid.Parse, then String gives the input back).
+func TestParseCanonicalUUIDEveryByte(t *testing.T) {
+	ids := []string{uuid.NewString(), uuid.Nil.String(), "ffffffff-ffff-ffff-ffff-ffffffffffff", "", "r1"}
+	check := func(m string) {
+		got, ok := parseCanonicalUUID(m)
+		u, err := uuid.Parse(m)
+		want := err == nil && u.String() == m
+		if ok != want || (ok && got != u) {
+			t.Fatalf("parseCanonicalUUID(%q) = %s, %v; the definition says %v", m, got, ok, want)
+		}
+	}
+	for _, s := range ids {
+		for i := range len(s) {
+			for c := range 256 {
+				check(s[:i] + string([]byte{byte(c)}) + s[i+1:])
+			}
+		}
+		check(s)
 	}
 }
 
@@ -126,6 +149,43 @@ func TestDecodePersonalShared(t *testing.T) {
 	var dst sharedPersonal
 	if err := decodePersonalShared(layout, []byte{personalBinary, 5, 'e'}, reflect.ValueOf(&dst).Elem()); err == nil {
 		t.Fatal("a garbled personal part decoded")
+	}
+}
+
+// Hand-built binary forms (unknown names, repeated names, empty values)
+// decode as decodePersonal decodes them.
+func TestDecodePersonalSharedAgrees(t *testing.T) {
+	layout := personalLayout(reflect.TypeOf(sharedPersonal{}))
+	form := func(kv ...string) []byte {
+		b := []byte{personalBinary}
+		for _, s := range kv {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+		return b
+	}
+	for name, plain := range map[string][]byte{
+		"OK":            form("email", "a@example.org", "name", "Ann"),
+		"OKUnknownName": form("phone", "555", "email", "a@example.org"),
+		"OKRepeated":    form("email", "old@example.org", "name", "Ann", "email", "new@example.org"),
+		"OKRepeatEmpty": form("email", "old@example.org", "email", ""),
+		"OKEmptyValues": form("email", "", "name", ""),
+		"OKNone":        form(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got, want sharedPersonal
+			if err := decodePersonal(layout, plain, reflect.ValueOf(&want).Elem()); err != nil {
+				t.Fatal(err)
+			}
+			buf := append([]byte(nil), plain...)
+			if err := decodePersonalShared(layout, buf, reflect.ValueOf(&got).Elem()); err != nil {
+				t.Fatal(err)
+			}
+			clear(buf)
+			if got != want {
+				t.Fatalf("shared %+v, plain %+v", got, want)
+			}
+		})
 	}
 }
 

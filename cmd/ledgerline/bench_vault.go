@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/metrics"
+	"runtime/pprof"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -138,30 +140,38 @@ func runBenchVault(ctx context.Context, args []string, out io.Writer) error {
 	sealed.name = "append_sealed_64w"
 	rows = append(rows, plain.finish(), sealed.finish())
 
-	replay := func(store *postgres.Store) (*benchResult, error) {
+	replay := func(store *postgres.Store) (*benchResult, *replaySplit, error) {
+		sp := &replaySplit{}
+		sp.begin()
 		start := time.Now()
 		var n int64
 		for from := uint64(1); ; {
+			t0 := time.Now()
 			page, err := store.ReadAll(ctx, from, 4096)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			t1 := time.Now()
+			sp.read += t1.Sub(t0)
 			for _, e := range page {
 				d, err := codec.Decode(ctx, e)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				if d.Erased {
-					return nil, fmt.Errorf("bench: event %d unexpectedly erased", e.Position)
+					return nil, nil, fmt.Errorf("bench: event %d unexpectedly erased", e.Position)
 				}
 				n++
 			}
+			sp.decode += time.Since(t1)
 			if len(page) < 4096 {
 				break
 			}
 			from = page[len(page)-1].Position + 1
 		}
-		return &benchResult{events: n, elapsed: time.Since(start)}, nil
+		r := &benchResult{events: n, elapsed: time.Since(start)}
+		sp.end(n)
+		return r, sp, nil
 	}
 	// Each replay runs three times, plain and sealed in turn, and the best
 	// of each counts, as bench projections does for its reads: the machine
@@ -169,21 +179,27 @@ func runBenchVault(ctx context.Context, args []string, out io.Writer) error {
 	// else was busy at that moment as much as the sealing (single passes
 	// gave ratios from 0.33 to 0.88 on an idle build). Every pass reads and
 	// decodes every event again; nothing is kept between passes.
+	// The labels let a profile of the run (LEDGERLINE_BENCH_CPUPROFILE) tell
+	// the passes apart: go tool pprof -tagfocus=replay=sealed.
 	var rp, rs *benchResult
+	var sp, ss *replaySplit
 	for range 3 {
-		p, err := replay(bp.store)
+		var p, s *benchResult
+		var psp, ssp *replaySplit
+		var err error
+		pprof.Do(ctx, pprof.Labels("replay", "plain"), func(context.Context) { p, psp, err = replay(bp.store) })
 		if err != nil {
 			return err
 		}
 		if p.finish(); rp == nil || p.rate > rp.rate {
-			rp = p
+			rp, sp = p, psp
 		}
-		s, err := replay(b.store)
+		pprof.Do(ctx, pprof.Labels("replay", "sealed"), func(context.Context) { s, ssp, err = replay(b.store) })
 		if err != nil {
 			return err
 		}
 		if s.finish(); rs == nil || s.rate > rs.rate {
-			rs = s
+			rs, ss = s, ssp
 		}
 	}
 	rp.name, rs.name = "replay_plain (best of 3)", "replay_sealed (best of 3)"
@@ -273,8 +289,44 @@ func runBenchVault(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(tw, "shred_subject_10_events (median of %d)\t\t%.3f\t\n", len(small), ms(medSmall))
 	fmt.Fprintf(tw, "shred_subject_100k_events (median of %d)\t\t%.3f\t\n", len(large), ms(medLarge))
 	tw.Flush()
+	fmt.Fprintf(out, "replay_plain  (best pass): %s\n", sp)
+	fmt.Fprintf(out, "replay_sealed (best pass): %s\n", ss)
 	fmt.Fprintf(out, "ratio sealed_append_vs_plain_append %.3f\n", sealed.rate/plain.rate)
 	fmt.Fprintf(out, "ratio replay_sealed_vs_plain %.3f\n", rs.rate/rp.rate)
 	fmt.Fprintf(out, "ratio shred_100k_vs_shred_10 %.3f\n", float64(medLarge)/float64(medSmall))
 	return nil
+}
+
+// replaySplit breaks a replay pass down: time in ReadAll and in Decode per
+// event, and what the pass cost the collector (cycles, bytes allocated, and
+// the runtime's estimate of the CPU time it spent, which on two cores is
+// taken from the replay or the database as much as from idle time). Sealed
+// events allocate more, so they pay for more collection.
+type replaySplit struct {
+	read, decode time.Duration
+	events       int64
+	gcs, allocs  uint64
+	gcCPU        float64
+	samples      []metrics.Sample
+}
+
+func (s *replaySplit) begin() {
+	s.samples = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/allocs:bytes"},
+		{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s.samples)
+	s.gcs, s.allocs, s.gcCPU = s.samples[0].Value.Uint64(), s.samples[1].Value.Uint64(), s.samples[2].Value.Float64()
+}
+
+func (s *replaySplit) end(events int64) {
+	metrics.Read(s.samples)
+	s.gcs = s.samples[0].Value.Uint64() - s.gcs
+	s.allocs = s.samples[1].Value.Uint64() - s.allocs
+	s.gcCPU = s.samples[2].Value.Float64() - s.gcCPU
+	s.events = events
+}
+
+func (s *replaySplit) String() string {
+	n := float64(max(s.events, 1))
+	return fmt.Sprintf("%d events, read %.0f ns/event, decode %.0f ns/event, %d GCs, GC CPU %.0f ns/event, %.0f B/event allocated",
+		s.events, float64(s.read.Nanoseconds())/n, float64(s.decode.Nanoseconds())/n, s.gcs, s.gcCPU*1e9/n, float64(s.allocs)/n)
 }
