@@ -48,7 +48,7 @@ func (e benchSealedEvent) SubjectID() uuid.UUID { return e.Account }
 
 // runBenchVault measures what sealing personal data costs on the PostgreSQL
 // store and vault, all in one run: sealed vs plain appends (64 writers),
-// sealed vs plain replay (ReadAll + decode, best of 3), and the time to shred a subject
+// sealed vs plain replay (ReadAll + decode, best of 5), and the time to shred a subject
 // with 100k events over one with 10 (crypto-shredding is constant time).
 func runBenchVault(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench vault", flag.ContinueOnError)
@@ -173,17 +173,28 @@ func runBenchVault(ctx context.Context, args []string, out io.Writer) error {
 		sp.end(n)
 		return r, sp, nil
 	}
-	// Each replay runs three times, plain and sealed in turn, and the best
-	// of each counts, as bench projections does for its reads: the machine
-	// is shared, and a single pass of well under a second measured whoever
-	// else was busy at that moment as much as the sealing (single passes
-	// gave ratios from 0.33 to 0.88 on an idle build). Every pass reads and
+	// Each replay runs five times (three with --quick), plain and sealed in
+	// turn, and the best of each counts, as bench projections does for its
+	// reads: the machine is shared, and a single pass of well under a second
+	// measured whoever else was busy at that moment as much as the sealing
+	// (single passes gave ratios from 0.33 to 0.88 on an idle build; best of
+	// three still spread 0.70-0.78 over full runs). Every pass reads and
 	// decodes every event again; nothing is kept between passes.
 	// The labels let a profile of the run (LEDGERLINE_BENCH_CPUPROFILE) tell
 	// the passes apart: go tool pprof -tagfocus=replay=sealed.
+	// The appends left dirty pages and WAL behind; a checkpoint first keeps
+	// the server's background writes out of the passes (as before shredding
+	// below).
+	if _, err := b.admin.Exec(ctx, "CHECKPOINT"); err != nil {
+		return err
+	}
 	var rp, rs *benchResult
 	var sp, ss *replaySplit
-	for range 3 {
+	passes := 5
+	if *quick {
+		passes = 3
+	}
+	for range passes {
 		var p, s *benchResult
 		var psp, ssp *replaySplit
 		var err error
@@ -202,7 +213,7 @@ func runBenchVault(ctx context.Context, args []string, out io.Writer) error {
 			rs, ss = s, ssp
 		}
 	}
-	rp.name, rs.name = "replay_plain (best of 3)", "replay_sealed (best of 3)"
+	rp.name, rs.name = fmt.Sprintf("replay_plain (best of %d)", passes), fmt.Sprintf("replay_sealed (best of %d)", passes)
 	rows = append(rows, rp, rs)
 
 	// Shred timing: build every subject first, let PostgreSQL settle
