@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,7 @@ func TestCertificateVerifyFromAPI(t *testing.T) {
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 
+	var after uint64 // read-your-writes: the position of the last write, sent with reads
 	call := func(method, path string, body any, want int) []byte {
 		t.Helper()
 		var rd io.Reader
@@ -87,6 +89,9 @@ func TestCertificateVerifyFromAPI(t *testing.T) {
 		}
 		req, _ := http.NewRequest(method, srv.URL+path, rd)
 		req.Header.Set("Authorization", "Bearer "+admin.Secret)
+		if after > 0 {
+			req.Header.Set("X-Ledgerline-After", strconv.FormatUint(after, 10))
+		}
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
@@ -118,6 +123,7 @@ func TestCertificateVerifyFromAPI(t *testing.T) {
 	if erased.CertificateID == "" {
 		t.Fatal("no certificate id")
 	}
+	after = erased.Position // the read models apply the erasure asynchronously
 	file := call("GET", "/v1/certificates/"+erased.CertificateID, nil, 200)
 	pub := strings.TrimSpace(string(call("GET", "/v1/certificates/public-key", nil, 200)))
 
