@@ -174,6 +174,9 @@ func (s *Store) plan(reqs []*eventstore.AppendRequest, kinds []int, full bool, l
 	w.rows.recordedAt = now
 	pos, prev := w.head.Position, w.head.Hash
 	for i, r := range reqs {
+		if w.stream != nil && w.stream.err != nil {
+			return false // the streamed COPY ended: stop hashing for nothing
+		}
 		current, ok := w.work[r.Stream]
 		if !ok {
 			current = w.versions[r.Stream] // callers made sure it is known
@@ -539,11 +542,11 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 }
 
 // streamCommit is the fast path for a large batch: one simple query opens
-// the transaction, takes the lock and starts a COPY whose rows plan streams
-// as it hashes them, so the server inserts while the chain is computed; the
-// same query then moves the head (raising if another process moved it),
-// notifies and commits. One round trip, and planning hidden behind the
-// insert. A batch with a request that fails its version check abandons the
+// the transaction, takes the lock, checks the head is where this committer
+// left it (raising if another process moved it) and starts a COPY whose rows
+// plan streams as it hashes them, so the server inserts while the chain is
+// computed; the same query then moves the head, notifies and commits. One
+// round trip, and planning hidden behind the insert. A batch with a request that fails its version check abandons the
 // stream (nothing was written) and goes through copyCommit, which looks the
 // request's ids up under the lock.
 func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int, assumed bool, now time.Time) (bool, error) {
@@ -564,8 +567,8 @@ func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendReque
 	newPos := old.Position + uint64(total)
 	// Simple-query protocol has no parameters: every value is an integer or
 	// hex the committer produced itself.
-	q := fmt.Sprintf("BEGIN; SELECT pg_advisory_xact_lock(%d); %s; SELECT ledgerline_move_head(%d, decode('%x', 'hex'), %d); SELECT pg_notify('%s', '%d'); COMMIT",
-		s.lockKey, copyEventsSQL, old.Position, old.Hash[:], newPos, s.channel, newPos)
+	q := fmt.Sprintf("BEGIN; SELECT pg_advisory_xact_lock(%d); SELECT ledgerline_check_head(%d, decode('%x', 'hex')); %s; SELECT ledgerline_move_head(%d, decode('%x', 'hex'), %d); SELECT pg_notify('%s', '%d'); COMMIT",
+		s.lockKey, old.Position, old.Hash[:], copyEventsSQL, old.Position, old.Hash[:], newPos, s.channel, newPos)
 	pr, pw := io.Pipe()
 	sent := make(chan error, 1)
 	go func() {
@@ -573,7 +576,13 @@ func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendReque
 		if err == nil && ct.String() != "COMMIT" {
 			err = fmt.Errorf("postgres: append ended with %q, not COMMIT", ct.String())
 		}
-		pr.CloseWithError(errCopyEnded) // a server that stopped early unblocks plan
+		pr.CloseWithError(errCopyEnded) // plan stops at its next request
+		if err != nil {
+			// The failed transaction still holds the append lock: end it
+			// now, not once plan has hashed the rest of the batch (with
+			// several nodes, a stale head fails here at the first row).
+			rollback(conn.Conn())
+		}
 		sent <- err
 	}()
 	w.stream = &w.streamer
@@ -587,9 +596,6 @@ func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendReque
 		w.streamer.abandon()
 	}
 	err = <-sent
-	if err != nil || !whole {
-		rollback(conn.Conn())
-	}
 	switch {
 	case !planned:
 		if assumed {

@@ -126,13 +126,23 @@ ALTER TABLE events ALTER COLUMN subject TYPE uuid USING subject::uuid;
 	Version: 4,
 	Name:    "guarded head move that fails",
 	// A large group commit goes to the server as one simple query (BEGIN,
-	// lock, COPY, head move, notify, COMMIT) with the rows streamed behind it
-	// while the committer is still hashing them. Statements of one query
-	// cannot test each other's results, so the head move raises when the head
-	// is no longer where the committer last left it (the rest of the query,
-	// COMMIT included, is then skipped), and takes the new head's hash from
-	// the last row copied.
+	// lock, head check, COPY, head move, notify, COMMIT) with the rows
+	// streamed behind it while the committer is still hashing them.
+	// Statements of one query cannot test each other's results, so the check
+	// raises when the head is no longer where the committer last left it
+	// (before any row is copied: with several nodes that is the common miss),
+	// the rest of the query, COMMIT included, is then skipped; the move
+	// guards again and takes the new head's hash from the last row copied.
 	SQL: `
+CREATE OR REPLACE FUNCTION ledgerline_check_head(old_pos bigint, old_hash bytea)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM 1 FROM head WHERE position = old_pos AND hash = old_hash;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'ledgerline: the log head moved' USING ERRCODE = '` + headMovedCode + `';
+	END IF;
+END
+$$;
 CREATE OR REPLACE FUNCTION ledgerline_move_head(old_pos bigint, old_hash bytea, new_pos bigint)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN

@@ -396,6 +396,12 @@ func TestMoveHeadGuard(t *testing.T) {
 	if !errors.As(err, &pgErr) || pgErr.Code != "LL001" {
 		t.Fatalf("moving from a head that is not the stored one: %v, want SQLSTATE LL001", err)
 	}
+	if _, err = db.Exec(ctx, `SELECT ledgerline_check_head(2, $1)`, all[0].Hash[:]); !errors.As(err, &pgErr) || pgErr.Code != "LL001" {
+		t.Fatalf("checking a head that is not the stored one: %v, want SQLSTATE LL001", err)
+	}
+	if _, err := db.Exec(ctx, `SELECT ledgerline_check_head(2, $1)`, head.Hash[:]); err != nil {
+		t.Fatalf("checking the stored head: %v", err)
+	}
 	if _, err := db.Exec(ctx, `SELECT ledgerline_move_head(2, $1, 3)`, head.Hash[:]); err == nil {
 		t.Fatal("moving to a position with no row succeeded")
 	}
