@@ -28,7 +28,9 @@ import (
 // (stream, version) guard the cached versions and the assumption that ids are
 // new. When the head moved (another process appended) or a constraint fires
 // (an id repeat, a stream we assumed new), nothing was written and the batch
-// is planned again from the database under the lock (the slow path).
+// is planned again from the database under the lock (the slow path). A large
+// batch goes as one simple query with a COPY fed while the chain is hashed
+// (streamCommit); copy.go encodes its rows.
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.Event) (eventstore.AppendResult, error) {
@@ -546,9 +548,9 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 // left it (raising if another process moved it) and starts a COPY whose rows
 // plan streams as it hashes them, so the server inserts while the chain is
 // computed; the same query then moves the head, notifies and commits. One
-// round trip, and planning hidden behind the insert. A batch with a request that fails its version check abandons the
-// stream (nothing was written) and goes through copyCommit, which looks the
-// request's ids up under the lock.
+// round trip, and planning hidden behind the insert. A batch with a request
+// that fails its version check abandons the stream (nothing was written) and
+// goes through copyCommit, which looks the request's ids up under the lock.
 func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int, assumed bool, now time.Time) (bool, error) {
 	w := &s.w
 	old := w.head
@@ -580,7 +582,8 @@ func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendReque
 		if err != nil {
 			// The failed transaction still holds the append lock: end it
 			// now, not once plan has hashed the rest of the batch (with
-			// several nodes, a stale head fails here at the first row).
+			// several nodes, a stale head fails the check right after the
+			// lock is granted).
 			rollback(conn.Conn())
 		}
 		sent <- err
