@@ -60,7 +60,13 @@ func decodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonProblem(err)
+		p := jsonProblem(err)
+		if fp, ok := p.(*Problem); ok && len(fp.Errors) == 1 && fp.Errors[0].Rule == "format" {
+			if named := formatProblem(body, v); named != nil {
+				return named
+			}
+		}
+		return p
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fieldProblem(http.StatusBadRequest, "", "single_value", "the body must hold exactly one JSON value")
