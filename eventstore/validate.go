@@ -1,7 +1,6 @@
 package eventstore
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -82,7 +81,7 @@ func PrepareAppend(stream string, expected ExpectedVersion, events []Event) erro
 			return &FieldError{Index: i, Field: "schema", Rule: "must be >= 1"}
 		case len(e.Data) > MaxDataLen:
 			return &FieldError{Index: i, Field: "data", Rule: fmt.Sprintf("must be at most %d bytes", MaxDataLen)}
-		case !json.Valid(e.Data):
+		case !validJSON(e.Data):
 			return &FieldError{Index: i, Field: "data", Rule: "must be valid JSON"}
 		case len(e.Sealed) > MaxSealedLen:
 			return &FieldError{Index: i, Field: "sealed", Rule: fmt.Sprintf("must be at most %d bytes", MaxSealedLen)}
