@@ -77,31 +77,15 @@ func decodePersonal(layout []personalSlot, plain []byte, dst reflect.Value) erro
 	if len(plain) == 0 || plain[0] != personalBinary {
 		return json.Unmarshal(plain, dst.Addr().Interface())
 	}
-	b := plain[1:]
-	next := func() ([]byte, bool) {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
-			return nil, false
-		}
-		v := b[k : k+int(n)]
-		b = b[k+int(n):]
-		return v, true
-	}
-	for len(b) > 0 {
-		name, ok := next()
+	for b := plain[1:]; len(b) > 0; {
+		name, val, rest, ok := nextPersonal(b)
 		if !ok {
 			return errPersonalFormat
 		}
-		val, ok := next()
-		if !ok {
-			return errPersonalFormat
+		if i := slotOf(layout, name); i >= 0 {
+			dst.Field(layout[i].index).SetString(string(val))
 		}
-		for _, f := range layout {
-			if f.name == string(name) { // no allocation: compiler-optimised comparison
-				dst.Field(f.index).SetString(string(val))
-				break
-			}
-		}
+		b = rest
 	}
 	return nil
 }

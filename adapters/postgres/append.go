@@ -299,11 +299,10 @@ func (s *Store) queueWrite(b *pgx.Batch, newHead eventstore.Head, now time.Time,
 // large batches here.
 const copyMinRows = 256
 
-// copyCommit is the fast path for a large batch. One round trip opens the
-// transaction, takes the lock, looks up pending ids and moves the head; then
-// copyRows sends the rows and COMMIT ends it: three round trips where a
-// pgx.Tx would take four. found=false means the head moved and nothing was
-// written.
+// copyCommit writes a large batch in which some requests are pending. One
+// round trip opens the transaction, takes the lock, looks up their ids and
+// moves the head; then copyRows sends the rows and COMMIT ends it.
+// found=false means the head moved and nothing was written.
 func (s *Store) copyCommit(ctx context.Context, newHead eventstore.Head, pendIDs [][16]byte, lookup map[uuid.UUID]idInfo) (bool, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -499,29 +498,14 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 		}
 		return false, nil
 	}
-	var pendIDs [][16]byte
-	for i, r := range reqs {
-		if kinds[i] == pending {
-			for j := range r.Events {
-				pendIDs = append(pendIDs, r.Events[j].ID)
-			}
-		}
-	}
-	newHead := w.head
-	if n := len(w.rows.positions); n > 0 {
-		newHead = eventstore.Head{Position: w.head.Position + uint64(n), Hash: reqs[lastAccepted(kinds)].Events[len(reqs[lastAccepted(kinds)].Events)-1].Hash}
-	}
+	pendIDs := pendingIDs(reqs, kinds)
+	newHead := s.plannedHead(reqs, kinds)
 	lookup := map[uuid.UUID]idInfo{}
 	var (
 		found bool
 		n     int64
 		err   error
 	)
-	if len(w.rows.positions) >= copyMinRows {
-		found, err = s.copyCommit(ctx, newHead, pendIDs, lookup)
-		n = int64(len(w.rows.positions))
-		return s.fastDone(reqs, kinds, assumed, lookup, newHead, found, n, err)
-	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.lockKey)
 	if len(pendIDs) > 0 {
@@ -623,21 +607,9 @@ func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendReque
 // repeats of stored events) in the same transaction as the COPY.
 func (s *Store) copyPending(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int, assumed bool) (bool, error) {
 	w := &s.w
-	var pendIDs [][16]byte
-	for i, r := range reqs {
-		if kinds[i] == pending {
-			for j := range r.Events {
-				pendIDs = append(pendIDs, r.Events[j].ID)
-			}
-		}
-	}
-	newHead := w.head
-	if i := lastAccepted(kinds); i >= 0 {
-		last := reqs[i].Events
-		newHead = eventstore.Head{Position: w.head.Position + uint64(len(w.rows.positions)), Hash: last[len(last)-1].Hash}
-	}
+	newHead := s.plannedHead(reqs, kinds)
 	lookup := map[uuid.UUID]idInfo{}
-	found, err := s.copyCommit(ctx, newHead, pendIDs, lookup)
+	found, err := s.copyCommit(ctx, newHead, pendingIDs(reqs, kinds), lookup)
 	return s.fastDone(reqs, kinds, assumed, lookup, newHead, found, int64(len(w.rows.positions)), err)
 }
 
@@ -679,6 +651,31 @@ func (s *Store) fastDone(reqs []*eventstore.AppendRequest, kinds []int, assumed 
 	}
 	s.settle(newHead)
 	return true, nil
+}
+
+// pendingIDs lists the event ids of the requests plan left pending, to be
+// looked up under the lock.
+func pendingIDs(reqs []*eventstore.AppendRequest, kinds []int) [][16]byte {
+	var ids [][16]byte
+	for i, r := range reqs {
+		if kinds[i] == pending {
+			for j := range r.Events {
+				ids = append(ids, r.Events[j].ID)
+			}
+		}
+	}
+	return ids
+}
+
+// plannedHead is the head once the rows plan accepted are written: the
+// current head when it accepted none.
+func (s *Store) plannedHead(reqs []*eventstore.AppendRequest, kinds []int) eventstore.Head {
+	i := lastAccepted(kinds)
+	if i < 0 {
+		return s.w.head
+	}
+	last := reqs[i].Events
+	return eventstore.Head{Position: s.w.head.Position + uint64(len(s.w.rows.positions)), Hash: last[len(last)-1].Hash}
 }
 
 func lastAccepted(kinds []int) int {
@@ -789,11 +786,7 @@ func (s *Store) slowCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 	}
 	now := eventstore.Now()
 	s.plan(reqs, kinds, true, lookup, now)
-	newHead := w.head
-	if i := lastAccepted(kinds); i >= 0 {
-		evs := reqs[i].Events
-		newHead = eventstore.Head{Position: uint64(evs[len(evs)-1].Position), Hash: evs[len(evs)-1].Hash}
-	}
+	newHead := s.plannedHead(reqs, kinds)
 	if len(w.rows.positions) > 0 {
 		var (
 			found bool

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/pprof"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -77,15 +76,11 @@ func runBenchHTTP(ctx context.Context, args []string, out io.Writer) error {
 		h.url, sb.schema, *clients, rounds, slice, *usageClients, ingestRounds, ingestSlice)
 
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 
 	verifyBody, _ := json.Marshal(httpapi.VerifyKeyRequest{Secret: h.keySecret, Scope: "inference"})

@@ -108,15 +108,11 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if path := os.Getenv("LEDGERLINE_BENCH_CPUPROFILE"); path != "" {
 		// a profile of the whole run, whatever the target (go tool pprof)
-		f, err := os.Create(path)
+		stop, err := startCPUProfile(path)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	switch strings.ToLower(args[0]) {
 	case "store":
@@ -131,4 +127,20 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		return runBenchHTTP(ctx, args[1:], out)
 	}
 	return fmt.Errorf("unknown bench target %q (want store, vault, projections, http or cluster)", args[0])
+}
+
+// startCPUProfile writes a CPU profile to path (go tool pprof) until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
