@@ -61,11 +61,13 @@ func (s *Service) recordUsageBatch(ctx context.Context, c *RecordUsageBatch) (Re
 		rec := &c.Records[i]
 		item := &out.Results[i]
 		item.Index, item.RequestID = i, rec.RequestID
-		if err := validateCommand("RecordUsage", rec); err != nil {
-			if err := s.rejectItem(item, err); err != nil {
-				return Result{}, err
+		if !rec.plainlyValid() {
+			if err := validateCommand("RecordUsage", rec); err != nil {
+				if err := s.rejectItem(item, err); err != nil {
+					return Result{}, err
+				}
+				continue
 			}
-			continue
 		}
 		stream, ev, _, err := s.usageEvent(ctx, rec, now)
 		if err != nil {

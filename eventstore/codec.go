@@ -217,7 +217,8 @@ func (c *Codec) EncodeWithID(ctx context.Context, id uuid.UUID, payload any, met
 	var data []byte
 	var err error
 	if a, ok := v.Interface().(JSONAppender); ok {
-		data, err = a.AppendJSON(nil)
+		// room for a usage record, the one hot appender, so it does not grow
+		data, err = a.AppendJSON(make([]byte, 0, 384))
 	} else {
 		data, err = json.Marshal(v.Interface())
 	}
