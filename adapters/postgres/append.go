@@ -420,6 +420,7 @@ func (s *Store) commit(reqs []*eventstore.AppendRequest) {
 			return
 		}
 		if done {
+			s.recent.add(reqs, kinds)
 			s.stats.batches.Add(1)
 			s.stats.fast.Add(1)
 			s.wake.Notify()
@@ -430,6 +431,7 @@ func (s *Store) commit(reqs []*eventstore.AppendRequest) {
 		s.failAll(reqs, err)
 		return
 	}
+	s.recent.add(reqs, kinds)
 	s.stats.batches.Add(1)
 	s.stats.slow.Add(1)
 	s.wake.Notify()
@@ -439,6 +441,7 @@ func (s *Store) failAll(reqs []*eventstore.AppendRequest, err error) {
 	// The outcome may be unknown (a connection lost around COMMIT): forget the
 	// cache so the next batch re-reads. A retried call is idempotent.
 	s.w.forget()
+	s.recent.reset()
 	err = mapErr(err)
 	if !errors.Is(err, eventstore.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("%w: append: %v", eventstore.ErrUnavailable, err)

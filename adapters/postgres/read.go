@@ -39,6 +39,16 @@ var _ eventstore.LeanReader = (*Store)(nil)
 
 // ReadAllLean implements eventstore.LeanReader.
 func (s *Store) ReadAllLean(ctx context.Context, dst []eventstore.Event, from uint64, limit int) ([]eventstore.Event, error) {
+	if s.isClosed() {
+		return nil, eventstore.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if page, ok := s.recent.read(dst, max(from, 1), limit); ok {
+		s.stats.recentReads.Add(uint64(len(page)))
+		return page, nil // committed by this process moments ago: see recentCommits
+	}
 	f, lim := bounds(from, limit)
 	return s.read(ctx, "read all", leanColumns, dst, limit, `WHERE position >= $1 ORDER BY position LIMIT $2`, f, lim)
 }

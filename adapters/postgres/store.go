@@ -92,6 +92,7 @@ type Store struct {
 	channel string
 	gc      *eventstore.GroupCommitter
 	w       writer // owned by the group-commit goroutine
+	recent  recentCommits
 	wake    eventstore.Broadcaster
 
 	mu       sync.Mutex
@@ -101,7 +102,7 @@ type Store struct {
 	stopCtx  context.Context
 	listenWG sync.WaitGroup
 
-	stats struct{ batches, fast, slow, events atomic.Uint64 }
+	stats struct{ batches, fast, slow, events, recentReads atomic.Uint64 }
 }
 
 // Stats counts the store's group commits since Open.
@@ -110,11 +111,12 @@ type Stats struct {
 	FastCommits uint64 // of which took the one-round-trip path
 	SlowCommits uint64 // of which re-planned under the lock
 	Events      uint64 // events written
+	RecentReads uint64 // events lean reads took from the window of recent commits
 }
 
 // Stats returns the commit counters (for benchmarks and metrics).
 func (s *Store) Stats() Stats {
-	return Stats{Batches: s.stats.batches.Load(), FastCommits: s.stats.fast.Load(), SlowCommits: s.stats.slow.Load(), Events: s.stats.events.Load()}
+	return Stats{Batches: s.stats.batches.Load(), FastCommits: s.stats.fast.Load(), SlowCommits: s.stats.slow.Load(), Events: s.stats.events.Load(), RecentReads: s.stats.recentReads.Load()}
 }
 
 var (
@@ -172,6 +174,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, erro
 		channel: fmt.Sprintf("ledgerline_events_%016x", sum),
 	}
 	s.w.init(cfg.StreamCacheSize)
+	s.recent.max = recentWindow
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	s.gc = eventstore.NewGroupCommitter(cfg.MaxBatchEvents, s.commit)
 	return s, nil

@@ -1,0 +1,89 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/ledgerline/ledgerline/adapters/postgres/pgtest"
+	"github.com/ledgerline/ledgerline/eventstore"
+)
+
+// Lean reads the writer answers from its window of recent commits equal
+// what a process that wrote nothing reads from the database, across a gap
+// another process left in the middle (its events must come from the
+// database), with sealed-like bytes, subjects and metadata, whatever page
+// size; and the window is really used, or this test proves nothing.
+func TestRecentCommitsWindow(t *testing.T) {
+	ctx := context.Background()
+	url, _ := pgtest.Schema(t)
+	a, b, fresh := open(t, url), open(t, url), open(t, url)
+	appendBatch := func(s interface {
+		Append(context.Context, string, eventstore.ExpectedVersion, ...eventstore.Event) (eventstore.AppendResult, error)
+	}, stream string, n int) {
+		t.Helper()
+		evs := make([]eventstore.Event, n)
+		for i := range evs {
+			evs[i] = ev("t.recent")
+			evs[i].ID = uuid.Must(uuid.NewV7())
+			evs[i].Data = []byte(fmt.Sprintf(`{"n":%d}`, i))
+			if i%2 == 0 {
+				evs[i].Subject = uuid.New().String()
+				evs[i].Sealed = []byte{1, 2, 3, byte(i)}
+			}
+		}
+		if _, err := s.Append(ctx, stream, eventstore.Any, evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendBatch(a, "s-1", 300) // COPY path
+	appendBatch(a, "s-2", 5)   // one-round-trip path
+	appendBatch(b, "s-3", 7)   // another process: a's window must not cover these
+	appendBatch(a, "s-4", 400) // a's window starts again here
+	appendBatch(a, "s-1", 3)
+
+	want, err := fresh.ReadAllLean(ctx, nil, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 715 || fresh.Stats().RecentReads != 0 {
+		t.Fatalf("fresh instance read %d events (%d from memory), want 715 from the database", len(want), fresh.Stats().RecentReads)
+	}
+	// a's window starts after b's events: 300 + 5 + 7
+	const windowFirst = 313
+	fromWindow := uint64(0)
+	for _, page := range []int{1, 7, 64, 1000} {
+		var got []eventstore.Event
+		buf := make([]eventstore.Event, 0, page)
+		for from := uint64(1); ; {
+			p, err := a.ReadAllLean(ctx, buf, from, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p) == 0 {
+				break
+			}
+			if from >= windowFirst {
+				fromWindow += uint64(len(p))
+			}
+			got = append(got, p...)
+			from = p[len(p)-1].Position + 1
+			buf = p
+		}
+		if len(got) != len(want) {
+			t.Fatalf("page %d: read %d events, want %d", page, len(got), len(want))
+		}
+		for i := range want {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Fatalf("page %d: position %d differs:\n got  %+v\n want %+v", page, want[i].Position, got[i], want[i])
+			}
+		}
+	}
+	// every read that started inside the window was answered from it
+	if n := a.Stats().RecentReads; n != fromWindow || n < 403 {
+		t.Fatalf("%d events came from the window, want %d", n, fromWindow)
+	}
+}
