@@ -77,3 +77,26 @@ func BenchmarkRecordedEncode(b *testing.B) {
 		}
 	})
 }
+
+// The usage ids are UUIDv5 exactly as the uuid package computes them: a
+// stored id must stay the id of its request forever (idempotency at any age).
+func TestEventIDMatchesUUIDv5(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 2000 {
+		key := uuid.New()
+		n := r.IntN(MaxRequestIDLen + 40) // longer than the limit too: the buffer grows
+		req := make([]byte, n)
+		for j := range req {
+			req[j] = byte(r.IntN(256))
+		}
+		if i == 0 {
+			req = nil
+		}
+		if got, want := EventID(key, string(req)), uuid.NewSHA1(Namespace, []byte(key.String()+":"+string(req))); got != want {
+			t.Fatalf("EventID(%v, %q) = %v, want %v", key, req, got, want)
+		}
+		if got, want := ErrorEventID(key, string(req)), uuid.NewSHA1(Namespace, []byte(key.String()+":"+string(req)+":error")); got != want {
+			t.Fatalf("ErrorEventID(%v, %q) = %v, want %v", key, req, got, want)
+		}
+	}
+}
