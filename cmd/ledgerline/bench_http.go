@@ -248,8 +248,6 @@ type benchPhase struct {
 	fn         func(context.Context) (*benchResult, error)
 }
 
-// interleave runs every phase once per round, in turn, and merges each
-// phase's rounds into one result.
 // usageCopyRows and usageCopyBatch size the copy_usage_rows phase: rows
 // captured after the warm-up, and rows per transaction (about what the
 // store's group commits hold under this load).
@@ -258,6 +256,8 @@ const (
 	usageCopyBatch = 4000
 )
 
+// interleave runs every phase once per round, in turn, and merges each
+// phase's rounds into one result.
 func interleave(ctx context.Context, out io.Writer, rounds int, phases []benchPhase) ([]*benchResult, error) {
 	merged := make([]*benchResult, len(phases))
 	for i, p := range phases {
