@@ -100,3 +100,22 @@ func TestEventIDMatchesUUIDv5(t *testing.T) {
 		}
 	}
 }
+
+// Stream names are stream keys in every store: the short path must write
+// exactly what the Format-based one wrote, in every zone and at year edges.
+func TestStreamName(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	zones := []*time.Location{time.UTC, time.FixedZone("x", -11*3600), time.FixedZone("y", 14*3600)}
+	for i := range 5000 {
+		acct := uuid.New()
+		sec := r.Int64N(253402300800+2*86400) - 86400 // year 1 .. 10000
+		if i%7 == 0 {
+			sec = -62135596800 + r.Int64N(3*86400) // around year 1
+		}
+		day := time.Unix(sec, 0).In(zones[i%len(zones)])
+		want := "usage-" + acct.String() + "-" + day.UTC().Format("20060102")
+		if got := Stream(acct, day); got != want {
+			t.Fatalf("Stream(%v, %v) = %q, want %q", acct, day, got, want)
+		}
+	}
+}

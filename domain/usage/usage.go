@@ -50,7 +50,31 @@ func nameID(keyID uuid.UUID, requestID, suffix string) uuid.UUID {
 // Stream is the usage stream of an account for one UTC day. Usage appends use expected version
 // "any": there is no invariant across records, only idempotency by event id.
 func Stream(accountID uuid.UUID, day time.Time) string {
-	return "usage-" + accountID.String() + "-" + day.UTC().Format("20060102")
+	y, m, d := day.UTC().Date()
+	if y < 0 || y > 9999 {
+		return "usage-" + accountID.String() + "-" + day.UTC().Format("20060102")
+	}
+	// one allocation: a batch names a stream per record (TestStreamName)
+	var b [6 + 36 + 1 + 8]byte
+	out := append(b[:0], "usage-"...)
+	out = appendUUID(out, accountID)
+	out = append(out, '-')
+	out = appendDigits(out, y, 4)
+	out = appendDigits(out, int(m), 2)
+	out = appendDigits(out, d, 2)
+	return string(out)
+}
+
+// appendDigits appends v in exactly n decimal digits, zero-padded.
+func appendDigits(dst []byte, v, n int) []byte {
+	for i := n - 1; i >= 0; i-- {
+		dst = append(dst, 0)
+	}
+	for i := len(dst) - 1; i >= len(dst)-n; i-- {
+		dst[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return dst
 }
 
 // ErrUnknownStatus is returned by ParseStatus for a value outside the fixed set.
