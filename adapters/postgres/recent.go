@@ -19,7 +19,7 @@ import (
 // from it never sees an event ReadAll would not. The window holds no gap: a
 // commit whose first position does not follow the window's last (another
 // process appended in between, or a commit's outcome was lost) starts a new
-// window, and any read outside the window goes to the database.
+// window, and any read the window cannot answer whole goes to the database.
 type recentCommits struct {
 	mu     sync.RWMutex
 	max    int
@@ -69,18 +69,18 @@ func (r *recentCommits) reset() {
 	r.mu.Unlock()
 }
 
-// read returns the events from position from on, at most limit (none: no
-// bound), written over dst[:0], and whether the window holds from.
+// read returns the limit events from position from on, written over
+// dst[:0], when the window holds all of them. A page the window could only
+// answer in part goes to the database: callers take a short page for "caught
+// up" (a replay up to a position stops there), and another process may have
+// appended past the window's end. An unbounded read always does.
 func (r *recentCommits) read(dst []eventstore.Event, from uint64, limit int) ([]eventstore.Event, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if len(r.events) == 0 || from < r.first || from >= r.first+uint64(len(r.events)) {
+	if limit <= 0 || len(r.events) == 0 || from < r.first || from-r.first+uint64(limit) > uint64(len(r.events)) {
 		return dst, false
 	}
-	page := r.events[from-r.first:]
-	if limit > 0 && len(page) > limit {
-		page = page[:limit]
-	}
+	page := r.events[from-r.first:][:limit]
 	return append(dst[:0], page...), true
 }
 
