@@ -24,14 +24,15 @@ func (c *RecordUsage) plainlyValid() bool {
 		between(c.OutputTokens, 1_000_000_000) &&
 		between(c.CostMicros, 10_000_000_000) &&
 		between(c.LatencyMs, 86_400_000) &&
-		c.Status != "" && validStatus(c.Status) &&
+		c.Status != "" && validUsageStatus(c.Status) &&
 		(c.ClientIP == "" || net.ParseIP(c.ClientIP) != nil) &&
 		len(c.UserAgent) <= usage.MaxUserAgentLen
 }
 
 func between(v, max int64) bool { return v >= 0 && v <= max }
 
-func validStatus(s string) bool {
+// validUsageStatus is the usage_status rule (enumRules) and this check's.
+func validUsageStatus(s string) bool {
 	_, err := usage.ParseStatus(s)
 	return err == nil
 }

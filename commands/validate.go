@@ -13,7 +13,6 @@ import (
 	"github.com/ledgerline/ledgerline/domain/billing"
 	"github.com/ledgerline/ledgerline/domain/consent"
 	"github.com/ledgerline/ledgerline/domain/privacy"
-	"github.com/ledgerline/ledgerline/domain/usage"
 )
 
 // enumRules are the custom validator tags backed by the domain's fixed value sets, with the
@@ -27,7 +26,7 @@ var enumRules = map[string]struct {
 	"close_reason":     {func(s string) bool { _, err := account.ParseCloseReason(s); return err == nil }, "must be one of customer_request, erasure_request, fraud, inactivity, admin"},
 	"scope":            {func(s string) bool { _, err := apikey.ParseScope(s); return err == nil }, "must be one of inference, usage:read, billing:read"},
 	"revoke_reason":    {func(s string) bool { _, err := apikey.ParseRevokeReason(s); return err == nil }, "must be one of user_request, compromised, account_closed, admin"},
-	"usage_status":     {func(s string) bool { _, err := usage.ParseStatus(s); return err == nil }, "must be one of ok, error, rate_limited, timeout, cancelled"},
+	"usage_status":     {validUsageStatus, "must be one of ok, error, rate_limited, timeout, cancelled"},
 	"processor":        {func(s string) bool { _, err := billing.ParseProcessor(s); return err == nil }, "must be one of stripe, paypal"},
 	"dispute_outcome":  {func(s string) bool { _, err := billing.ParseDisputeOutcome(s); return err == nil }, "must be one of won, lost"},
 	"purpose":          {func(s string) bool { _, err := consent.ParsePurpose(s); return err == nil }, "must be one of essential, functional, analytics, marketing_email, advertising"},

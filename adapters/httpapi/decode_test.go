@@ -52,10 +52,8 @@ func TestDecodeJSONRefusesWhatEncodingJSONLetsThrough(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := httptest.NewRequest("POST", "/x", strings.NewReader(c.body))
-			r.Header.Set("Content-Type", "application/json")
 			var v body
-			err := decodeJSON(r, &v)
+			err := decodeBodyString(c.body, &v)
 			if c.status == 0 {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -114,4 +112,11 @@ func TestProblemInstanceIsTheRouteTemplate(t *testing.T) {
 	if rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "secret") || !strings.Contains(rec.Body.String(), `"/v1/x/{id}"`) {
 		t.Fatalf("%d %s", rec.Code, rec.Body.String())
 	}
+}
+
+// decodeBodyString runs decodeJSON on a JSON POST whose body is s.
+func decodeBodyString(s string, v any) error {
+	r := httptest.NewRequest("POST", "/x", strings.NewReader(s))
+	r.Header.Set("Content-Type", "application/json")
+	return decodeJSON(r, v)
 }

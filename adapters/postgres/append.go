@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -420,10 +421,7 @@ func (s *Store) commit(reqs []*eventstore.AppendRequest) {
 			return
 		}
 		if done {
-			s.recent.add(reqs, kinds)
-			s.stats.batches.Add(1)
-			s.stats.fast.Add(1)
-			s.wake.Notify()
+			s.committed(reqs, kinds, &s.stats.fast)
 			return
 		}
 	}
@@ -431,9 +429,16 @@ func (s *Store) commit(reqs []*eventstore.AppendRequest) {
 		s.failAll(reqs, err)
 		return
 	}
+	s.committed(reqs, kinds, &s.stats.slow)
+}
+
+// committed records a batch that reached the database: the window of recent
+// commits, the counters (path counts the fast or the slow path), and the
+// wake-up of this process's subscribers.
+func (s *Store) committed(reqs []*eventstore.AppendRequest, kinds []int, path *atomic.Uint64) {
 	s.recent.add(reqs, kinds)
 	s.stats.batches.Add(1)
-	s.stats.slow.Add(1)
+	path.Add(1)
 	s.wake.Notify()
 }
 
@@ -493,7 +498,7 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 		total += len(r.Events)
 	}
 	if total >= copyMinRows {
-		return s.streamCommit(ctx, reqs, kinds, assumed, now)
+		return s.streamCommit(ctx, reqs, kinds, assumed, now, total)
 	}
 	if !s.plan(reqs, kinds, false, nil, now) {
 		if assumed {
@@ -538,7 +543,7 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 // round trip, and planning hidden behind the insert. A batch with a request
 // that fails its version check abandons the stream (nothing was written) and
 // goes through copyCommit, which looks the request's ids up under the lock.
-func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int, assumed bool, now time.Time) (bool, error) {
+func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int, assumed bool, now time.Time, total int) (bool, error) {
 	w := &s.w
 	old := w.head
 	conn, err := s.pool.Acquire(ctx)
@@ -549,10 +554,6 @@ func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendReque
 		return false, err
 	}
 	defer conn.Release()
-	total := 0
-	for _, r := range reqs {
-		total += len(r.Events)
-	}
 	newPos := old.Position + uint64(total)
 	// Simple-query protocol has no parameters: every value is an integer or
 	// hex the committer produced itself.

@@ -146,13 +146,7 @@ func decodeRow(v [][]byte, e *eventstore.Event, full bool, strs *internTable) er
 	e.Type = strs.str(v[2])
 	e.Schema = int(int32(binary.BigEndian.Uint32(v[3])))
 	e.RecordedAt = time.UnixMicro(int64(binary.BigEndian.Uint64(v[4])) + pgEpochMicros).UTC()
-	buf := make([]byte, len(v[5])+len(v[7]))
-	k := copy(buf, v[5])
-	e.Data = buf[:k:k]
-	if v[7] != nil {
-		copy(buf[k:], v[7])
-		e.Sealed = buf[k:]
-	}
+	e.Data, e.Sealed = ownPayload(v[5], v[7])
 	if v[6] != nil {
 		if len(v[6]) != 16 {
 			return fmt.Errorf("postgres: read: stored subject of position %d is not a uuid", e.Position)
@@ -175,6 +169,19 @@ func decodeRow(v [][]byte, e *eventstore.Event, full bool, strs *internTable) er
 	copy(e.PrevHash[:], v[11])
 	copy(e.Hash[:], v[12])
 	return nil
+}
+
+// ownPayload copies an event's data and sealed part into one allocation
+// (sealed stays nil when absent): the bytes a read hands out are the
+// caller's, whatever buffer they came from.
+func ownPayload(data, sealed []byte) ([]byte, []byte) {
+	buf := make([]byte, len(data)+len(sealed))
+	k := copy(buf, data)
+	if sealed == nil {
+		return buf[:k:k], nil
+	}
+	copy(buf[k:], sealed)
+	return buf[:k:k], buf[k:]
 }
 
 // internTable returns one string per distinct value of a small set (event

@@ -87,13 +87,8 @@ func (r *recentCommits) read(dst []eventstore.Event, from uint64, limit int) ([]
 // leanCopy is e as ReadAllLean returns it: stream, version and the hashes
 // left zero, its own copy of the byte fields.
 func leanCopy(e *eventstore.Event) eventstore.Event {
-	buf := make([]byte, len(e.Data)+len(e.Sealed))
-	k := copy(buf, e.Data)
 	out := eventstore.Event{Position: e.Position, ID: e.ID, Type: e.Type, Schema: e.Schema, RecordedAt: e.RecordedAt,
-		Data: buf[:k:k], Subject: e.Subject, Meta: e.Meta}
-	if e.Sealed != nil {
-		copy(buf[k:], e.Sealed)
-		out.Sealed = buf[k:]
-	}
+		Subject: e.Subject, Meta: e.Meta}
+	out.Data, out.Sealed = ownPayload(e.Data, e.Sealed)
 	return out
 }

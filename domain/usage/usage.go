@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,7 +52,7 @@ func nameID(keyID uuid.UUID, requestID, suffix string) uuid.UUID {
 // "any": there is no invariant across records, only idempotency by event id.
 func Stream(accountID uuid.UUID, day time.Time) string {
 	y, m, d := day.UTC().Date()
-	if y < 0 || y > 9999 {
+	if y < 1000 || y > 9999 { // not eight digits as one number
 		return "usage-" + accountID.String() + "-" + day.UTC().Format("20060102")
 	}
 	// one allocation: a batch names a stream per record (TestStreamName)
@@ -59,22 +60,8 @@ func Stream(accountID uuid.UUID, day time.Time) string {
 	out := append(b[:0], "usage-"...)
 	out = appendUUID(out, accountID)
 	out = append(out, '-')
-	out = appendDigits(out, y, 4)
-	out = appendDigits(out, int(m), 2)
-	out = appendDigits(out, d, 2)
+	out = strconv.AppendInt(out, int64(y*10000+int(m)*100+d), 10)
 	return string(out)
-}
-
-// appendDigits appends v in exactly n decimal digits, zero-padded.
-func appendDigits(dst []byte, v, n int) []byte {
-	for i := n - 1; i >= 0; i-- {
-		dst = append(dst, 0)
-	}
-	for i := len(dst) - 1; i >= len(dst)-n; i-- {
-		dst[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return dst
 }
 
 // ErrUnknownStatus is returned by ParseStatus for a value outside the fixed set.
