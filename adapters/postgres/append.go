@@ -586,7 +586,9 @@ func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendReque
 	} else {
 		w.streamer.abandon()
 	}
+	waitFrom := time.Now()
 	err = <-sent
+	s.stats.serverWait.Add(int64(time.Since(waitFrom)))
 	switch {
 	case !planned:
 		if assumed {

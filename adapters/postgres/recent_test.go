@@ -95,3 +95,31 @@ func TestRecentCommitsWindow(t *testing.T) {
 		t.Fatalf("%d events came from the window, want %d", n, fromWindow)
 	}
 }
+
+// A streamed (COPY) commit counts the time it waited for the server after
+// its last row was sent, and only such commits do.
+func TestServerWaitCounted(t *testing.T) {
+	ctx := context.Background()
+	url, _ := pgtest.Schema(t)
+	s := open(t, url)
+	batch := func(n int) {
+		t.Helper()
+		evs := make([]eventstore.Event, n)
+		for i := range evs {
+			evs[i] = ev("t.wait")
+			evs[i].ID = uuid.Must(uuid.NewV7())
+		}
+		if _, err := s.Append(ctx, "w", eventstore.Any, evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch(1) // learns the head: the next commits take the fast path
+	batch(5) // one round trip, nothing streamed
+	if w := s.Stats().ServerWait; w != 0 {
+		t.Fatalf("small commits reported %v waiting after a COPY", w)
+	}
+	batch(300)
+	if s.Stats().ServerWait <= 0 {
+		t.Fatal("a streamed commit reported no time waiting for the server")
+	}
+}

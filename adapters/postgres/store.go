@@ -102,7 +102,10 @@ type Store struct {
 	stopCtx  context.Context
 	listenWG sync.WaitGroup
 
-	stats struct{ batches, fast, slow, events, recentReads atomic.Uint64 }
+	stats struct {
+		batches, fast, slow, events, recentReads atomic.Uint64
+		serverWait                               atomic.Int64 // nanoseconds
+	}
 }
 
 // Stats counts the store's group commits since Open.
@@ -112,11 +115,16 @@ type Stats struct {
 	SlowCommits uint64 // of which re-planned under the lock
 	Events      uint64 // events written
 	RecentReads uint64 // events lean reads took from the window of recent commits
+	// ServerWait is the time streamed (COPY) commits spent waiting for the
+	// server after their last row was sent: finishing the rows, the head
+	// move and COMMIT. Set against wall time it tells how much of a
+	// sustained load the database, not this process, holds the committer.
+	ServerWait time.Duration
 }
 
 // Stats returns the commit counters (for benchmarks and metrics).
 func (s *Store) Stats() Stats {
-	return Stats{Batches: s.stats.batches.Load(), FastCommits: s.stats.fast.Load(), SlowCommits: s.stats.slow.Load(), Events: s.stats.events.Load(), RecentReads: s.stats.recentReads.Load()}
+	return Stats{Batches: s.stats.batches.Load(), FastCommits: s.stats.fast.Load(), SlowCommits: s.stats.slow.Load(), Events: s.stats.events.Load(), RecentReads: s.stats.recentReads.Load(), ServerWait: time.Duration(s.stats.serverWait.Load())}
 }
 
 var (
