@@ -51,7 +51,8 @@ const usageCopyColumns = `position, id, stream, version, type, schema, recorded_
 // and cuts them into batches of batchRows, and creates the target table.
 func (u *usageCopy) capture(ctx context.Context, pool *pgxpool.Pool, limit, batchRows int) error {
 	u.pool = pool
-	if _, err := pool.Exec(ctx, `CREATE TABLE usage_copy (LIKE events INCLUDING ALL); INSERT INTO usage_copy SELECT * FROM events`); err != nil {
+	q := `CREATE TABLE usage_copy (LIKE events INCLUDING ALL); INSERT INTO usage_copy (` + usageCopyColumns + `) SELECT ` + usageCopyColumns + ` FROM events`
+	if _, err := pool.Exec(ctx, q); err != nil {
 		return fmt.Errorf("usage copy: create table: %w", err)
 	}
 	conn, err := pool.Acquire(ctx)
@@ -60,7 +61,7 @@ func (u *usageCopy) capture(ctx context.Context, pool *pgxpool.Pool, limit, batc
 	}
 	defer conn.Release()
 	var all bytes.Buffer
-	q := fmt.Sprintf(`COPY (SELECT %s FROM events WHERE type = 'usage.recorded' ORDER BY position LIMIT %d) TO STDOUT (FORMAT binary)`, usageCopyColumns, limit)
+	q = fmt.Sprintf(`COPY (SELECT %s FROM events WHERE type = 'usage.recorded' ORDER BY position LIMIT %d) TO STDOUT (FORMAT binary)`, usageCopyColumns, limit)
 	if _, err := conn.Conn().PgConn().CopyTo(ctx, &all, q); err != nil {
 		return fmt.Errorf("usage copy: capture: %w", err)
 	}
