@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/ledgerline/ledgerline/adapters/postgres"
 	"github.com/ledgerline/ledgerline/adapters/postgres/pgtest"
 	"github.com/ledgerline/ledgerline/eventstore"
 )
@@ -121,5 +123,34 @@ func TestServerWaitCounted(t *testing.T) {
 	batch(300)
 	if s.Stats().ServerWait <= 0 {
 		t.Fatal("a streamed commit reported no time waiting for the server")
+	}
+}
+
+// The committer keeps the connection of its streamed commits between
+// batches; Close hands it back, or closing the pool would wait for it
+// forever.
+func TestCloseAfterStreamedCommits(t *testing.T) {
+	ctx := context.Background()
+	url, _ := pgtest.Schema(t)
+	s, err := postgres.Open(ctx, postgres.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		evs := make([]eventstore.Event, 300)
+		for i := range evs {
+			evs[i] = ev("t.keep")
+			evs[i].ID = uuid.Must(uuid.NewV7())
+		}
+		if _, err := s.Append(ctx, "k", eventstore.Any, evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return after streamed commits")
 	}
 }

@@ -257,6 +257,12 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.gc.Close()
+	// The committer has stopped (gc.Close waits for it): hand back the
+	// connection it kept, or pool.Close would wait for it forever.
+	if s.w.conn != nil {
+		s.w.conn.Release()
+		s.w.conn = nil
+	}
 	s.stop()
 	s.listenWG.Wait()
 	s.wake.Notify()
