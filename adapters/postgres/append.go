@@ -70,7 +70,7 @@ type writer struct {
 	stream   *copyStream // when set, plan streams each accepted request's rows
 	streamer copyStream
 
-	conn     *pgxpool.Conn // kept by streamed commits, see copyConn
+	conn     *pgxpool.Conn // kept between writes, see writerConn
 	connUsed time.Time
 }
 
@@ -308,14 +308,12 @@ const copyMinRows = 256
 // round trip opens the transaction, takes the lock, looks up their ids and
 // moves the head; then copyRows sends the rows and COMMIT ends it.
 // found=false means the head moved and nothing was written.
-func (s *Store) copyCommit(ctx context.Context, newHead eventstore.Head, pendIDs [][16]byte, lookup map[uuid.UUID]idInfo) (bool, error) {
-	conn, err := s.pool.Acquire(ctx)
+func (s *Store) copyCommit(ctx context.Context, newHead eventstore.Head, pendIDs [][16]byte, lookup map[uuid.UUID]idInfo) (ok bool, err error) {
+	conn, err := s.writerConn(ctx)
 	if err != nil {
 		return false, err
 	}
-	// Release closes the connection instead of pooling it if a transaction
-	// is still open (an error between BEGIN and the end).
-	defer conn.Release()
+	defer func() { s.doneConn(conn, err == nil) }()
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, s.lockKey)
@@ -482,7 +480,7 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 		got := make(map[string]uint64, len(unknown))
 		b := &pgx.Batch{}
 		queueVersions(b, unknown, got)
-		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		if err := s.sendBatch(ctx, b); err != nil {
 			return false, err
 		}
 		for k, v := range got {
@@ -535,7 +533,7 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 			return err
 		})
 	}
-	err = s.pool.SendBatch(ctx, b).Close()
+	err = s.sendBatch(ctx, b)
 	return s.fastDone(reqs, kinds, assumed, lookup, newHead, found, n, err)
 }
 
@@ -550,20 +548,13 @@ func (s *Store) fastCommit(ctx context.Context, reqs []*eventstore.AppendRequest
 func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int, assumed bool, now time.Time, total int) (bool, error) {
 	w := &s.w
 	old := w.head
-	conn, err := s.copyConn(ctx)
+	conn, err := s.writerConn(ctx)
 	if err != nil {
 		if assumed {
 			s.dropAssumed(reqs)
 		}
 		return false, err
 	}
-	kept := false
-	defer func() {
-		if !kept {
-			w.conn = nil
-			conn.Release()
-		}
-	}()
 	newPos := old.Position + uint64(total)
 	// Simple-query protocol has no parameters: every value is an integer or
 	// hex the committer produced itself.
@@ -599,6 +590,9 @@ func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendReque
 	waitFrom := time.Now()
 	err = <-sent
 	s.stats.serverWait.Add(int64(time.Since(waitFrom)))
+	// done with conn here: copyPending below writes with the committer's
+	// connection again
+	s.doneConn(conn, err == nil && planned && whole)
 	switch {
 	case !planned:
 		if assumed {
@@ -607,9 +601,6 @@ func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendReque
 		return false, nil
 	case !whole:
 		return s.copyPending(ctx, reqs, kinds, assumed)
-	}
-	if err == nil { // any failure hands the connection back to the pool
-		kept, w.connUsed = true, time.Now()
 	}
 	found := true
 	var pgErr *pgconn.PgError
@@ -621,17 +612,16 @@ func (s *Store) streamCommit(ctx context.Context, reqs []*eventstore.AppendReque
 	return s.fastDone(reqs, kinds, assumed, nil, newHead, found, int64(total), err)
 }
 
-// copyConn is the connection streamed commits use. The committer keeps the
-// one its last streamed commit succeeded on, so one server backend takes
-// every COPY of a sustained load. Handed a pool connection per batch, three
-// backends took turns with the COPYs (and page-faulted in their allocators,
-// which one backend copying in a loop does not), and ingestion over HTTP
-// ran at 48k records/s against 56k with the connection kept (bench http
-// --only usage, three alternations). A connection idle for more than a
-// second goes back to the pool first, so the pool's check of idle
-// connections still stands between a dead one and a batch; any failure
-// hands it back too.
-func (s *Store) copyConn(ctx context.Context) (*pgxpool.Conn, error) {
+// writerConn is the connection the committer writes with. It keeps the one
+// its last write succeeded on, so one server backend takes every batch of a
+// sustained load. Handed a pool connection per batch, three backends took
+// turns with the COPYs (and page-faulted in their allocators, which one
+// backend copying in a loop does not), and ingestion over HTTP ran at 48k
+// records/s against 56k with the connection kept (bench http --only usage,
+// three alternations). A connection idle for more than a second goes back to
+// the pool first, so the pool's check of idle connections still stands
+// between a dead one and a batch.
+func (s *Store) writerConn(ctx context.Context) (*pgxpool.Conn, error) {
 	w := &s.w
 	if w.conn != nil {
 		if time.Since(w.connUsed) <= time.Second {
@@ -646,6 +636,31 @@ func (s *Store) copyConn(ctx context.Context) (*pgxpool.Conn, error) {
 	}
 	w.conn = c
 	return c, nil
+}
+
+// doneConn ends a write on conn: the committer keeps it after a success
+// that left no transaction open; anything else hands it back to the pool
+// (whose Release closes a connection still inside a transaction).
+func (s *Store) doneConn(conn *pgxpool.Conn, ok bool) {
+	w := &s.w
+	if ok && conn.Conn().PgConn().TxStatus() == 'I' {
+		w.connUsed = time.Now()
+		return
+	}
+	if w.conn == conn {
+		w.conn = nil
+	}
+	conn.Release()
+}
+
+// sendBatch runs b on the committer's connection.
+func (s *Store) sendBatch(ctx context.Context, b *pgx.Batch) (err error) {
+	conn, err := s.writerConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { s.doneConn(conn, err == nil) }()
+	return conn.SendBatch(ctx, b).Close()
 }
 
 // copyPending writes a planned large batch in which some requests failed
@@ -754,13 +769,13 @@ func (s *Store) settle(newHead eventstore.Head) {
 }
 
 // slowCommit plans the batch from the database under the lock and writes it.
-func (s *Store) slowCommit(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int) error {
+func (s *Store) slowCommit(ctx context.Context, reqs []*eventstore.AppendRequest, kinds []int) (err error) {
 	w := &s.w
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := s.writerConn(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
+	defer func() { s.doneConn(conn, err == nil) }() // after the deferred Rollback below
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
